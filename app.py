@@ -1,0 +1,27 @@
+"""Chalice wiring only: routes, the authorizer and the stream-driven fan-out function."""
+from chalice import Chalice
+
+from chalicelib.api.gateway import authorize
+from chalicelib.api.http import make_view
+from chalicelib.api.routes import all_routes
+from chalicelib.logs import configure_logging
+from chalicelib.streams import handle_broadcast_stream
+
+configure_logging()
+app = Chalice(app_name="inbox-notifications")
+
+
+@app.authorizer(ttl_seconds=0)
+def bearer(auth_request):
+    return authorize(auth_request)
+
+
+for _route in all_routes():
+    app.route(_route.path, methods=[_route.method], name=_route.name,
+              authorizer=bearer if _route.auth else None)(make_view(app, _route))
+
+
+@app.lambda_function(name="fanout")
+def fanout(event, context):
+    """Wired to the broadcasts table's stream by infra/ (partial batch failures enabled)."""
+    return handle_broadcast_stream(event)

@@ -1,0 +1,1 @@
+"""In-app notifications service: domain, storage and API layers behind app.py."""

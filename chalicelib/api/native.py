@@ -1,0 +1,376 @@
+"""The native /v1 API: parse → domain → shape. The superset of what the dialects express."""
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+from urllib.parse import unquote
+
+from chalice import Response
+
+from chalicelib.api import schemas as s
+from chalicelib.api.http import Call, Route, empty_response, iso, json_response, parse, parse_time
+from chalicelib.domain import directory, idempotency, inbox, jobs, sending
+from chalicelib.ids import new_ulid
+from chalicelib.domain.errors import DomainError, InvalidInput
+from chalicelib.domain.model import Audience, Content, Notification, Priority, Profile, UserSettings
+from chalicelib.domain.rules import check_flat_map, check_owner_id, check_user_id, check_url
+
+
+def error_response(exc: DomainError, status: int) -> Response:
+    body: dict[str, Any] = {"error": exc.code, "message": exc.message}
+    if exc.field:
+        body["field"] = exc.field
+    return json_response(body, status)
+
+
+# ---- shaping ----------------------------------------------------------------------------------
+
+def notification_view(n: Notification) -> dict[str, Any]:
+    c = n.content
+    return {
+        "id": n.id, "recipient": n.recipient, "type": c.type, "priority": c.priority.label, "message": c.message,
+        "html": c.html, "template": c.template, "header": n.header, "actor": c.actor, "senders": n.senders,
+        "url": c.url, "iconUrl": c.icon_url, "metadata": c.metadata, "location": c.location,
+        "organizationID": c.organization_id, "attachment": c.attachment, "extraClassnames": c.extra_classnames,
+        "senderApplication": c.sender_application, "resourceUri": c.resource_uri, "groupKey": c.group_key,
+        "read": n.read, "readAt": iso(n.read_at), "createdAt": iso(n.created_at), "updatedAt": iso(n.updated_at),
+        "expiresAt": iso(c.expires_at * 1000) if c.expires_at else None, "broadcastId": n.broadcast_id,
+    }
+
+
+def _priority(value: str, field: str = "priority") -> Priority:
+    try:
+        return Priority.parse(value)
+    except (KeyError, AttributeError):
+        raise InvalidInput("invalid_priority", f"{field} must be one of low, medium, high (case-insensitive)",
+                           field) from None
+
+
+def _expires(value: str | int | None) -> int | None:
+    if value is None:
+        return None
+    ms = parse_time(str(value), "expiresAt")
+    return None if ms is None else ms // 1000
+
+
+def content_from(req: s.SendRequest) -> Content:
+    return Content(
+        type=req.type, priority=_priority(req.priority), message=req.message, template=req.template,
+        actor=req.actor, url=req.url, icon_url=req.iconUrl, metadata=dict(req.metadata or {}),
+        location=dict(req.location or {}), organization_id=req.organizationID,
+        attachment=req.attachment.model_dump() if req.attachment else None, extra_classnames=req.extraClassnames,
+        group_key=req.groupKey, expires_at=_expires(req.expiresAt), resource_uri=req.resourceUri,
+    )
+
+
+# ---- notifications ----------------------------------------------------------------------------
+
+def send(call: Call) -> Response:
+    caller = call.require_caller()
+    payload = call.json()
+    req = parse(s.SendRequest, payload)
+
+    def act(ulid: str) -> tuple[int, Any]:
+        result = sending.send(caller, Audience(req.recipients, req.organization, req.community),
+                              content_from(req), sk=ulid)
+        if result.broadcast_id:
+            return 202, {"broadcastId": result.broadcast_id, "status": "queued", "notifications": [],
+                         "skipped": []}
+        return 201, {"notifications": [{"id": nid, "recipient": r, "aggregated": r in result.aggregated}
+                                       for r, nid in result.ids.items()],
+                     "skipped": [{"recipient": r, "reason": why} for r, why in result.skipped.items()],
+                     "broadcastId": None, "status": "delivered"}
+
+    key = call.header("Idempotency-Key")
+    if key is None:
+        status, body = act(new_ulid())
+        return json_response(body, status)
+    status, body, replayed = idempotency.run_once(caller, key, payload, act)
+    return json_response(body, status, {"Idempotent-Replayed": "true" if replayed else "false"})
+
+
+def get_notification(call: Call) -> Response:
+    return json_response(notification_view(inbox.get(call.require_caller(), call.params["id"])))
+
+
+def patch_notification(call: Call) -> Response:
+    req = parse(s.ReadPatch, call.json())
+    return json_response(notification_view(inbox.set_read(call.require_caller(), call.params["id"], req.read)))
+
+
+def delete_notification(call: Call) -> Response:
+    inbox.delete(call.require_caller(), call.params["id"])
+    return empty_response(204)
+
+
+def parse_filter(raw: str | None) -> dict[str, Any]:
+    """Cord's `filter`: a URI-encoded JSON object with metadata, location, organizationID."""
+    if not raw:
+        return {}
+    text = raw
+    for _ in range(2):  # tolerate clients that encode twice
+        try:
+            data = json.loads(text)
+            break
+        except ValueError:
+            text = unquote(text)
+    else:
+        raise InvalidInput("invalid_filter", "filter must be a URI-encoded JSON object", "filter")
+    if not isinstance(data, dict):
+        raise InvalidInput("invalid_filter", "filter must be a JSON object", "filter")
+    unknown = set(data) - {"metadata", "location", "organizationID"}
+    if unknown:
+        raise InvalidInput("invalid_filter", f"filter: unknown key {sorted(unknown)[0]!r} (allowed: metadata, "
+                                             "location, organizationID)", "filter")
+    out: dict[str, Any] = {}
+    if data.get("metadata") is not None:
+        out["metadata"] = check_flat_map(data["metadata"], "filter.metadata")
+    if data.get("location") is not None:
+        out["location"] = check_flat_map(data["location"], "filter.location")
+    if data.get("organizationID") is not None:
+        if not isinstance(data["organizationID"], str):
+            raise InvalidInput("invalid_filter", "filter.organizationID must be a string", "filter")
+        out["organization_id"] = data["organizationID"]
+    return out
+
+
+def _int_param(call: Call, name: str, default: int, lo: int, hi: int) -> int:
+    raw = call.q(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(f"invalid_{name}", f"{name} must be an integer between {lo} and {hi}", name) from None
+    if not lo <= value <= hi:
+        raise InvalidInput(f"invalid_{name}", f"{name} must be between {lo} and {hi}", name)
+    return value
+
+
+def list_query(call: Call) -> inbox.ListQuery:
+    flt = parse_filter(call.q("filter"))
+    priority = call.q("priority")
+    return inbox.ListQuery(
+        status=(call.q("status") or "all").lower(), type=call.q("type") or None,
+        priority=_priority(priority) if priority else None, since=parse_time(call.q("since"), "since"),
+        before=parse_time(call.q("before"), "before"), metadata=flt.get("metadata", {}),
+        location=flt.get("location"), organization_id=flt.get("organization_id"),
+        limit=_int_param(call, "limit", 20, 1, 100), cursor=call.q("cursor") or None,
+    )
+
+
+def list_notifications(call: Call) -> Response:
+    page = inbox.list_page(call.require_caller(), call.params["userId"], list_query(call))
+    return json_response({"notifications": [notification_view(n) for n in page.items], "cursor": page.cursor})
+
+
+def unread_count(call: Call) -> Response:
+    return json_response({"unreadCount": inbox.unread_count(call.require_caller(), call.params["userId"])})
+
+
+def mark_read(call: Call) -> Response:
+    caller = call.require_caller()
+    req = parse(s.MarkReadRequest, call.json())
+    given = [x for x in (req.ids is not None, req.all is not None, req.before is not None) if x]
+    if len(given) != 1:
+        raise InvalidInput("invalid_body", 'give exactly one of "ids", "all" or "before"', "ids")
+    if req.ids is not None:
+        marked = inbox.mark_ids_read(caller, call.params["userId"], req.ids)
+        return json_response({"marked": marked, "jobId": None, "status": "complete"})
+    if req.all is not None and not req.all:
+        raise InvalidInput("invalid_all", '"all" must be true', "all")
+    before = parse_time(str(req.before), "before") if req.before is not None else None
+    result = jobs.mark_all_read(caller, call.params["userId"], before)
+    if result.job_id:
+        return json_response({"marked": result.marked, "jobId": result.job_id, "status": "queued"}, 202)
+    return json_response({"marked": result.marked, "jobId": None, "status": "complete"})
+
+
+def get_broadcast(call: Call) -> Response:
+    b = jobs.broadcast_status(call.require_caller(), call.params["id"])
+    return json_response({"id": b.id, "status": b.status, "audience": b.audience, "eligible": b.eligible,
+                          "delivered": b.delivered, "skipped": b.skipped, "createdAt": iso(b.created_at),
+                          "updatedAt": iso(b.updated_at), "completedAt": iso(b.completed_at), "error": b.error})
+
+
+# ---- users, settings, types -------------------------------------------------------------------
+
+def user_view(p: Profile) -> dict[str, Any]:
+    return {"id": p.id, "name": p.name, "shortName": p.short_name, "profilePictureURL": p.profile_picture_url,
+            "metadata": p.metadata, "isApiUser": p.is_api_user}
+
+
+def put_user(call: Call) -> Response:
+    caller = call.require_caller()
+    caller.require_server("changing a user profile")
+    user = check_user_id(call.params["userId"], "userId")
+    req = parse(s.UserBody, call.json())
+    profile = Profile(id=user, name=req.name, short_name=req.shortName,
+                      profile_picture_url=check_url(req.profilePictureURL, "profilePictureURL"),
+                      metadata=check_flat_map(dict(req.metadata or {}), "metadata"), is_api_user=req.isApiUser)
+    saved, created = directory.put_profile(caller.tenant, profile)
+    return json_response(user_view(saved), 201 if created else 200)
+
+
+def get_user(call: Call) -> Response:
+    caller = call.require_caller()
+    user = caller.resolve_user(call.params["userId"])
+    return json_response(user_view(directory.require_profile(caller.tenant, user, "userId")))
+
+
+def settings_view(st: UserSettings) -> dict[str, Any]:
+    return {"mutedTypes": st.muted_types, "minPriority": st.min_priority.label}
+
+
+def get_user_settings(call: Call) -> Response:
+    caller = call.require_caller()
+    user = caller.resolve_user(call.params["userId"])
+    return json_response(settings_view(directory.get_settings(caller.tenant, user)))
+
+
+def put_user_settings(call: Call) -> Response:
+    caller = call.require_caller()
+    user = caller.resolve_user(call.params["userId"])
+    req = parse(s.SettingsBody, call.json())
+    for t in req.mutedTypes:
+        if not t or len(t) > 50:
+            raise InvalidInput("invalid_type", "mutedTypes entries must be 1-50 characters", "mutedTypes")
+    saved = directory.put_settings(caller.tenant, user, UserSettings(req.mutedTypes,
+                                                                     _priority(req.minPriority, "minPriority")))
+    return json_response(settings_view(saved))
+
+
+def list_types(call: Call) -> Response:
+    return json_response({"types": directory.list_types(call.require_caller().tenant)})
+
+
+# ---- organizations and communities ------------------------------------------------------------
+
+def _member_view(m) -> dict[str, Any]:
+    return {"userId": m.user, "role": m.role, "banned": m.banned, "isApiUser": m.is_api_user,
+            "joinedAt": iso(m.joined_at) if m.joined_at else None}
+
+
+def _owner(call: Call, kind: str) -> tuple[str, str]:
+    key = "orgId" if kind == directory.ORG else "communityId"
+    return kind, check_owner_id(call.params[key], key)
+
+
+def _encode_start(last: dict[str, Any] | None) -> str | None:
+    if not last:
+        return None
+    return base64.urlsafe_b64encode(json.dumps({"sk": last["sk"]["S"]}).encode()).decode().rstrip("=")
+
+
+def _decode_start(cursor: str | None, pk: str) -> dict[str, Any] | None:
+    if not cursor:
+        return None
+    try:
+        sk = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["sk"]
+        if not isinstance(sk, str):
+            raise ValueError
+    except (ValueError, KeyError, TypeError):
+        raise InvalidInput("invalid_cursor", "cursor is not one this listing returned", "cursor") from None
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+def member_routes(kind: str) -> list[Route]:
+    noun, key = ("organizations", "orgId") if kind == directory.ORG else ("communities", "communityId")
+    base = f"/v1/{noun}/{{{key}}}/members"
+
+    def put_member(call: Call) -> Response:
+        caller = call.require_caller()
+        caller.require_server(f"managing {noun}")
+        owner_kind, owner_id = _owner(call, kind)
+        user = check_user_id(call.params["userId"], "userId")
+        req = parse(s.MemberBody, call.json())
+        m, created = directory.put_membership(caller.tenant, owner_kind, owner_id, user, req.role, req.banned)
+        return json_response(_member_view(m), 201 if created else 200)
+
+    def delete_member(call: Call) -> Response:
+        caller = call.require_caller()
+        caller.require_server(f"managing {noun}")
+        owner_kind, owner_id = _owner(call, kind)
+        if not directory.delete_membership(caller.tenant, owner_kind, owner_id, call.params["userId"]):
+            raise_not_member()
+        return empty_response(204)
+
+    def get_member(call: Call) -> Response:
+        caller = call.require_caller()
+        owner_kind, owner_id = _owner(call, kind)
+        user = caller.resolve_user(call.params["userId"])
+        m = directory.get_membership(caller.tenant, owner_kind, owner_id, user)
+        if m is None:
+            raise_not_member()
+        return json_response(_member_view(m))
+
+    def list_members(call: Call) -> Response:
+        caller = call.require_caller()
+        caller.require_server(f"listing {noun} members")
+        owner_kind, owner_id = _owner(call, kind)
+        from chalicelib.store.directory import owner_pk
+
+        start = _decode_start(call.q("cursor"), owner_pk(caller.tenant, owner_kind, owner_id))
+        members, last = directory.list_members(caller.tenant, owner_kind, owner_id,
+                                               _int_param(call, "limit", 50, 1, 100), start)
+        return json_response({"members": [_member_view(m) for m in members], "cursor": _encode_start(last)})
+
+    tag = noun.capitalize()
+    return [
+        Route(base, "GET", list_members, f"list_{kind}_members", f"List {noun} members", tag, error_response,
+              response_model=s.MemberPage, query_params=[("limit", "1..100, default 50"), ("cursor", "")]),
+        Route(base + "/{userId}", "PUT", put_member, f"put_{kind}_member", "Add or change a member", tag,
+              error_response, request_model=s.MemberBody, response_model=s.MemberView),
+        Route(base + "/{userId}", "GET", get_member, f"get_{kind}_member", "Get a membership", tag, error_response,
+              response_model=s.MemberView),
+        Route(base + "/{userId}", "DELETE", delete_member, f"delete_{kind}_member", "Remove a member", tag,
+              error_response, success_status=204),
+    ]
+
+
+def raise_not_member() -> None:
+    from chalicelib.domain.errors import NotFound
+
+    raise NotFound("member_not_found", "no such member", "userId")
+
+
+def routes() -> list[Route]:
+    e = error_response
+    return [
+        Route("/v1/notifications", "POST", send, "send_notification",
+              "Send to recipients (201) or to an organization/community (202 with a broadcast id)",
+              "Notifications", e, request_model=s.SendRequest, response_model=s.SendResponse, success_status=201),
+        Route("/v1/notifications/{id}", "GET", get_notification, "get_notification", "Get one notification",
+              "Notifications", e, response_model=s.NotificationView),
+        Route("/v1/notifications/{id}", "PATCH", patch_notification, "patch_notification", "Mark read or unread",
+              "Notifications", e, request_model=s.ReadPatch, response_model=s.NotificationView),
+        Route("/v1/notifications/{id}", "DELETE", delete_notification, "delete_notification",
+              "Delete a notification", "Notifications", e, success_status=204),
+        Route("/v1/users/{userId}/notifications", "GET", list_notifications, "list_notifications",
+              "A page of an inbox, newest first ('me' means the caller)", "Inbox", e,
+              response_model=s.NotificationPage,
+              query_params=[("limit", "1..100, default 20"), ("cursor", "opaque, from the previous page"),
+                            ("status", "unread | read | all"), ("type", ""), ("priority", "low | medium | high"),
+                            ("since", "ISO 8601 or epoch seconds"), ("before", "ISO 8601 or epoch seconds"),
+                            ("filter", "URI-encoded JSON: metadata, location, organizationID")]),
+        Route("/v1/users/{userId}/notifications/unread-count", "GET", unread_count, "unread_count",
+              "Exact unread count (one read)", "Inbox", e, response_model=s.UnreadCount),
+        Route("/v1/users/{userId}/notifications/read", "POST", mark_read, "mark_read",
+              "Mark ids, everything, or everything before a time as read (202 when it continues in the "
+              "background)", "Inbox", e, request_model=s.MarkReadRequest, response_model=s.MarkReadResponse),
+        Route("/v1/broadcasts/{id}", "GET", get_broadcast, "get_broadcast", "Broadcast or mark-all job progress",
+              "Broadcasts", e, response_model=s.BroadcastView),
+        Route("/v1/users/{userId}", "PUT", put_user, "put_user", "Create or replace a user profile (server)",
+              "Users", e, request_model=s.UserBody, response_model=s.UserView),
+        Route("/v1/users/{userId}", "GET", get_user, "get_user", "Get a user profile", "Users", e,
+              response_model=s.UserView),
+        Route("/v1/users/{userId}/settings", "GET", get_user_settings, "get_user_settings",
+              "Notification settings", "Users", e),
+        Route("/v1/users/{userId}/settings", "PUT", put_user_settings, "put_user_settings",
+              "Mute types, set a minimum priority", "Users", e, request_model=s.SettingsBody),
+        Route("/v1/notification-types", "GET", list_types, "list_notification_types",
+              "Types registered in this tenant", "Notifications", e, response_model=s.TypeList),
+        *member_routes(directory.ORG),
+        *member_routes(directory.COMMUNITY),
+    ]

@@ -1,0 +1,192 @@
+"""Native API request/response models: they validate requests and generate the OpenAPI document."""
+from __future__ import annotations
+
+from typing import Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+
+Scalar = Union[StrictStr, int, float, StrictBool]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class UrlAttachment(Strict):
+    type: Literal["url"]
+    url: StrictStr
+
+
+class MessageAttachment(Strict):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["message"]
+    message: dict[str, Any]
+
+
+class SendRequest(Strict):
+    """Exactly one of recipients, organization, community."""
+
+    recipients: list[StrictStr] | None = Field(None, min_length=1, max_length=1000,
+                                               description="User ids (1..1000)")
+    organization: StrictStr | None = Field(None, description="Every member who is not an API user")
+    community: StrictStr | None = Field(None, description="Every member neither banned nor an API user")
+    type: StrictStr = Field(..., max_length=50, description='Registered on first use; "System" is reserved')
+    priority: StrictStr = Field("medium", description="low | medium | high (case-insensitive)")
+    message: StrictStr | None = Field(None, description="Markdown, at most 64 KB")
+    template: StrictStr | None = Field(None, description="Header with {{actor}} / {{recipient}}")
+    actor: StrictStr | None = None
+    url: StrictStr | None = None
+    iconUrl: StrictStr | None = None
+    metadata: dict[str, Scalar] | None = None
+    location: dict[str, Scalar] | None = None
+    organizationID: StrictStr | None = None
+    attachment: UrlAttachment | MessageAttachment | None = None
+    extraClassnames: StrictStr | None = None
+    groupKey: StrictStr | None = Field(None, description="Aggregate into the unread notification with this key")
+    expiresAt: StrictStr | int | None = Field(None, description="ISO 8601 or epoch seconds")
+    resourceUri: StrictStr | None = None
+
+
+class SentNotification(BaseModel):
+    id: str
+    recipient: str
+    aggregated: bool = False
+
+
+class SendResponse(BaseModel):
+    notifications: list[SentNotification] = []
+    skipped: list[dict[str, str]] = []
+    broadcastId: str | None = None
+    status: str | None = None
+
+
+class HeaderUser(BaseModel):
+    id: str
+    name: str | None
+    shortName: str | None
+    profilePictureURL: str | None
+    metadata: dict[str, Any]
+
+
+class HeaderNode(BaseModel):
+    type: Literal["text", "user"]
+    text: str | None = None
+    bold: bool | None = None
+    user: HeaderUser | None = None
+
+
+class NotificationView(BaseModel):
+    id: str
+    recipient: str
+    type: str
+    priority: Literal["low", "medium", "high"]
+    message: str | None
+    html: str | None
+    template: str | None
+    header: list[HeaderNode]
+    actor: str | None
+    senders: list[str]
+    url: str | None
+    iconUrl: str | None
+    metadata: dict[str, Any]
+    location: dict[str, Any]
+    organizationID: str | None
+    attachment: dict[str, Any] | None
+    extraClassnames: str | None
+    senderApplication: str | None
+    resourceUri: str | None
+    groupKey: str | None
+    read: bool
+    readAt: str | None
+    createdAt: str
+    updatedAt: str
+    expiresAt: str | None
+    broadcastId: str | None
+
+
+class NotificationPage(BaseModel):
+    notifications: list[NotificationView]
+    cursor: str | None = Field(None, description="Pass as ?cursor= for the next page; null at the end")
+
+
+class UnreadCount(BaseModel):
+    unreadCount: int
+
+
+class ReadPatch(Strict):
+    read: StrictBool
+
+
+class MarkReadRequest(Strict):
+    ids: list[StrictStr] | None = Field(None, min_length=1, max_length=1000)
+    all: StrictBool | None = None
+    before: StrictStr | int | None = None
+
+
+class MarkReadResponse(BaseModel):
+    marked: int
+    jobId: str | None = None
+    status: str
+
+
+class UserBody(Strict):
+    name: StrictStr | None = Field(None, max_length=256)
+    shortName: StrictStr | None = Field(None, max_length=128)
+    profilePictureURL: StrictStr | None = None
+    metadata: dict[str, Scalar] | None = None
+    isApiUser: StrictBool = False
+
+
+class UserView(BaseModel):
+    id: str
+    name: str | None
+    shortName: str | None
+    profilePictureURL: str | None
+    metadata: dict[str, Any]
+    isApiUser: bool
+
+
+class SettingsBody(Strict):
+    mutedTypes: list[StrictStr] = Field(default_factory=list, max_length=200)
+    minPriority: StrictStr = "low"
+
+
+class MemberBody(Strict):
+    role: StrictStr
+    banned: StrictBool = False
+
+
+class MemberView(BaseModel):
+    userId: str
+    role: str
+    banned: bool
+    isApiUser: bool
+    joinedAt: str | None
+
+
+class MemberPage(BaseModel):
+    members: list[MemberView]
+    cursor: str | None = None
+
+
+class BroadcastView(BaseModel):
+    id: str
+    status: Literal["queued", "running", "complete", "failed"]
+    audience: dict[str, str]
+    eligible: int
+    delivered: int
+    skipped: int
+    createdAt: str | None
+    updatedAt: str | None
+    completedAt: str | None
+    error: str | None = None
+
+
+class TypeList(BaseModel):
+    types: list[dict[str, Any]]
+
+
+class ErrorBody(BaseModel):
+    error: str
+    message: str
+    field: str | None = None

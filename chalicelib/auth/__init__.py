@@ -1,0 +1,1 @@
+"""Bearer tokens: issuing (dev and servers) and verifying (the authorizer)."""

@@ -1,0 +1,95 @@
+"""JWTs naming a tenant and either a user (`sub`) or the tenant's server.
+
+Verification takes the algorithm from our allow-list, never from the token, requires
+`exp`, `iss`, `aud` and `tid`, and uses the signing key configured for that tenant.
+"""
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import jwt
+
+from chalicelib.domain.errors import Unauthorized
+from chalicelib.domain.principal import Caller
+from chalicelib.settings import get_settings
+
+ALGORITHMS = ["HS256"]
+TENANT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MAX_TOKEN = 8192
+
+
+def issue(tenant: str, user: str | None = None, roles: list[str] | tuple[str, ...] = (),
+          ttl_seconds: int = 3600, application: str | None = None, key: str | None = None) -> str:
+    settings = get_settings()
+    key = key or settings.tenant_keys.get(tenant)
+    if not key:
+        raise ValueError(f"no signing key configured for tenant {tenant!r}")
+    now = int(time.time())
+    claims: dict[str, Any] = {"iss": settings.issuer, "aud": settings.audience, "iat": now,
+                              "exp": now + ttl_seconds, "tid": tenant, "roles": list(roles),
+                              "kind": "user" if user else "server"}
+    if user:
+        claims["sub"] = user
+    if application:
+        claims["app"] = application
+    return jwt.encode(claims, key, algorithm="HS256")
+
+
+def verify(authorization: str | None) -> Caller:
+    if not authorization:
+        raise Unauthorized("unauthorized", "missing Authorization header (Bearer token)")
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("unauthorized", "Authorization must be 'Bearer <token>'")
+    if len(token) > MAX_TOKEN:
+        raise Unauthorized("unauthorized", "token too long")
+    settings = get_settings()
+    try:
+        unverified = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        raise Unauthorized("unauthorized", "malformed token") from None
+    tenant = unverified.get("tid")
+    if not isinstance(tenant, str) or not TENANT_ID.match(tenant) or tenant not in settings.tenant_keys:
+        raise Unauthorized("unauthorized", "unknown tenant")
+    try:
+        claims = jwt.decode(token, settings.tenant_keys[tenant], algorithms=ALGORITHMS,
+                            audience=settings.audience, issuer=settings.issuer,
+                            options={"require": ["exp", "iss", "aud", "tid"]})
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized("unauthorized", "token expired") from None
+    except jwt.PyJWTError as exc:
+        raise Unauthorized("unauthorized", f"invalid token: {exc}") from None
+    kind = claims.get("kind", "user" if claims.get("sub") else "server")
+    user = claims.get("sub")
+    if kind == "user":
+        if not isinstance(user, str) or not user or len(user) > 256:
+            raise Unauthorized("unauthorized", "a user token needs a 'sub' claim")
+    elif kind == "server":
+        user = None
+    else:
+        raise Unauthorized("unauthorized", "claim 'kind' must be user or server")
+    roles = claims.get("roles") or []
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise Unauthorized("unauthorized", "claim 'roles' must be a list of strings")
+    app_name = claims.get("app")
+    return Caller(tenant=tenant, user=user, roles=frozenset(roles),
+                  application=app_name if isinstance(app_name, str) else None)
+
+
+def to_context(caller: Caller) -> dict[str, str]:
+    """Authorizer context (API Gateway allows only flat string values)."""
+    import json
+
+    return {"tenant": caller.tenant, "user": caller.user or "", "roles": json.dumps(sorted(caller.roles)),
+            "application": caller.application or ""}
+
+
+def from_context(context: dict[str, Any]) -> Caller:
+    import json
+
+    return Caller(tenant=context["tenant"], user=context.get("user") or None,
+                  roles=frozenset(json.loads(context.get("roles") or "[]")),
+                  application=context.get("application") or None)

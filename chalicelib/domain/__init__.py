@@ -1,0 +1,1 @@
+"""Domain logic: knows nothing of HTTP or of which dialect called it."""

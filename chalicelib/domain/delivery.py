@@ -1,0 +1,83 @@
+"""Writing notifications into inboxes exactly once, with the unread counter in step.
+
+Each recipient costs one conditional Put (the item must not exist: its key is
+deterministic, so a retried or duplicated write is refused rather than repeated)
+and one counter ADD, in one transaction. Up to 50 recipients share a transaction
+(100 actions, DynamoDB's limit). When some items already exist the transaction is
+cancelled with a reason per action; those recipients are recorded as already
+delivered and the rest are written again. An existing item is never overwritten,
+so a retry never resets what a member already read.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Callable, Iterable
+
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.store.base import connection, is_throttle, with_backoff
+from chalicelib.store.counters import Counter
+from chalicelib.store.inbox import InboxItem
+
+log = logging.getLogger(__name__)
+
+RECIPIENTS_PER_TRANSACTION = 50
+
+# Test hook: fault injection wraps the commit to raise throttles or die mid-chunk.
+commit_hook: Callable[[Callable[[], None]], None] | None = None
+
+
+def ttl_datetime(epoch_seconds: int | None) -> datetime | None:
+    return datetime.fromtimestamp(epoch_seconds, timezone.utc) if epoch_seconds else None
+
+
+def write_new(items: Iterable[InboxItem]) -> dict[str, bool]:
+    """Write each item unless it exists. Returns pk -> True (written now) / False (was there)."""
+    outcome: dict[str, bool] = {}
+    batch: list[InboxItem] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == RECIPIENTS_PER_TRANSACTION:
+            outcome.update(_write_batch(batch))
+            batch = []
+    if batch:
+        outcome.update(_write_batch(batch))
+    return outcome
+
+
+def _write_batch(items: list[InboxItem]) -> dict[str, bool]:
+    outcome: dict[str, bool] = {}
+    pending = list(items)
+    while pending:
+        try:
+            with_backoff(lambda: _commit(pending))
+        except TransactWriteError as exc:
+            if exc.cause_response_code != "TransactionCanceledException" or is_throttle(exc):
+                raise
+            reasons = exc.cancellation_reasons or []
+            exists = {i // 2 for i, r in enumerate(reasons) if r is not None and r.code == "ConditionalCheckFailed"}
+            if not exists:
+                raise
+            for index in sorted(exists):
+                outcome[pending[index].pk] = False
+            pending = [item for index, item in enumerate(pending) if index not in exists]
+            continue
+        for item in pending:
+            outcome[item.pk] = True
+        pending = []
+    return outcome
+
+
+def _commit(items: list[InboxItem]) -> None:
+    def run() -> None:
+        with TransactWrite(connection=connection()) as tx:
+            for item in items:
+                tx.save(item, condition=InboxItem.sk.does_not_exist())
+                tx.update(Counter(item.pk), actions=[Counter.unread.add(1)])
+
+    if commit_hook is not None:
+        commit_hook(run)
+    else:
+        run()

@@ -1,0 +1,65 @@
+"""Mark-all-read and broadcast status: work that may outlive a request."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from chalicelib import ids
+from chalicelib.domain.errors import NotFound
+from chalicelib.domain.inbox import mark_unread_before
+from chalicelib.domain.model import BroadcastStatus
+from chalicelib.domain.principal import Caller
+from chalicelib.settings import get_settings
+from chalicelib.store import broadcasts as store
+from chalicelib.store import counters
+from chalicelib.store.base import with_backoff
+from chalicelib.store.inbox import inbox_key
+
+
+@dataclass
+class ReadAllResult:
+    marked: int
+    job_id: str | None  # set when the rest continues in the background
+
+
+def mark_all_read(caller: Caller, user_id: str, before_ms: int | None) -> ReadAllResult:
+    """Inline when the inbox has few unread items; otherwise a job the stream works through,
+    so the request never takes time proportional to the inbox."""
+    user = caller.resolve_user(user_id)
+    now = int(time.time() * 1000)
+    bound = ids.ulid_bound(min(before_ms, now) if before_ms is not None else now, upper=True)
+    limit = get_settings().inline_read_all_limit
+    if counters.unread_count(inbox_key(caller.tenant, user)) <= limit:
+        marked, done = mark_unread_before(caller.tenant, user, bound, limit)
+        if done:
+            return ReadAllResult(marked=marked, job_id=None)
+    sk = ids.new_ulid()
+    owner = f"readall#{user}"
+    item = store.BroadcastItem(f"{caller.tenant}#{owner}", sk, kind=store.KIND_READALL, status="queued", seq=0,
+                               created=now, updated=now, spec={"user": user, "bound": bound,
+                                                               "sender": caller.principal},
+                               expires=None)
+    with_backoff(item.save)
+    return ReadAllResult(marked=0, job_id=ids.broadcast_id(owner, sk))
+
+
+def broadcast_status(caller: Caller, broadcast_id: str) -> BroadcastStatus:
+    parsed = ids.parse_broadcast_id(broadcast_id)
+    missing = NotFound("broadcast_not_found", "no broadcast with that id", "id")
+    if parsed is None:
+        raise missing
+    owner, sk = parsed
+    item = store.get(f"{caller.tenant}#{owner}", sk)
+    if item is None or item.kind not in (store.KIND_BROADCAST, store.KIND_READALL):
+        raise missing
+    if not caller.is_server and (item.spec or {}).get("sender") != caller.principal:
+        raise missing
+    kind, _, owner_id = owner.partition("#")
+    audience = {"organization": owner_id} if kind == "org" else (
+        {"community": owner_id} if kind == "com" else {"user": owner_id})
+    return BroadcastStatus(
+        id=broadcast_id, status=item.status or "queued", audience=audience, eligible=int(item.eligible or 0),
+        delivered=int(item.delivered or 0), skipped=int(item.skipped or 0), created_at=int(item.created or 0),
+        updated_at=int(item.updated) if item.updated else None,
+        completed_at=int(item.completed) if item.completed else None, error=item.error,
+    )

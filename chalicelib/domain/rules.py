@@ -1,0 +1,169 @@
+"""Input rules every surface shares (limits from the seed documents and the native API)."""
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from chalicelib.domain.errors import InvalidInput, TooLarge
+
+MAX_MESSAGE_BYTES = 64 * 1024
+MAX_TYPE_LENGTH = 50
+RESERVED_TYPES = {"system"}
+MAX_RECIPIENTS = 1000
+MAX_USER_ID = 256
+MAX_URL = 2048
+MAX_TEMPLATE = 4096
+MAX_MAP_ENTRIES = 50
+MAX_MAP_KEY = 128
+MAX_MAP_STRING = 1024
+MAX_CLASSNAMES = 512
+MAX_GROUP_KEY = 256
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_ID = re.compile(r"^[A-Za-z0-9_.:@+\-]{1,128}$")
+
+
+def check_type(value: str, field: str = "type") -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput("invalid_type", f"{field} is required and must be a non-empty string", field)
+    if len(value) > MAX_TYPE_LENGTH:
+        raise InvalidInput("invalid_type", f"{field} must be at most {MAX_TYPE_LENGTH} characters", field)
+    if _CONTROL.search(value):
+        raise InvalidInput("invalid_type", f"{field} must not contain control characters", field)
+    if value.strip().casefold() in RESERVED_TYPES:
+        raise InvalidInput("reserved_type", f'{field} "System" is reserved and cannot be used', field)
+    return value
+
+
+def check_message(value: str | None, field: str = "message") -> str | None:
+    if value is None:
+        return None
+    if len(value.encode("utf-8")) > MAX_MESSAGE_BYTES:
+        raise TooLarge("message_too_large", f"{field} must be at most 64 KB ({MAX_MESSAGE_BYTES} bytes of UTF-8)", field)
+    return value
+
+
+def check_user_id(value: Any, field: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise InvalidInput("invalid_user_id", f"{field} must be a non-empty string", field)
+    if len(value) > MAX_USER_ID or _CONTROL.search(value) or value != value.strip():
+        raise InvalidInput("invalid_user_id",
+                           f"{field} must be at most {MAX_USER_ID} characters, without control characters "
+                           "or surrounding spaces", field)
+    if value == "me":
+        raise InvalidInput("invalid_user_id", f"{field} 'me' is reserved (it means the caller in paths)", field)
+    return value
+
+
+def check_owner_id(value: Any, field: str) -> str:
+    value = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if not isinstance(value, str) or not _ID.match(value):
+        raise InvalidInput("invalid_id", f"{field} must be 1-128 characters of letters, digits and _.:@+-", field)
+    return value
+
+
+def check_recipients(values: list[str], field: str = "recipients") -> list[str]:
+    if not values:
+        raise InvalidInput("invalid_recipients", f"{field} must name at least one user", field)
+    unique = list(dict.fromkeys(check_user_id(v, field) for v in values))
+    if len(unique) > MAX_RECIPIENTS:
+        raise InvalidInput("too_many_recipients", f"{field} may name at most {MAX_RECIPIENTS} users", field)
+    return unique
+
+
+def check_url(value: str | None, field: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > MAX_URL or _CONTROL.search(value):
+        raise InvalidInput("invalid_url", f"{field} must be a URL of at most {MAX_URL} characters", field)
+    parts = urlsplit(value.strip())
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise InvalidInput("invalid_url", f"{field} must be an absolute http or https URL", field)
+    return value.strip()
+
+
+def check_flat_map(value: dict[str, Any] | None, field: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidInput("invalid_map", f"{field} must be an object", field)
+    if len(value) > MAX_MAP_ENTRIES:
+        raise InvalidInput("invalid_map", f"{field} may have at most {MAX_MAP_ENTRIES} entries", field)
+    for key, item in value.items():
+        if not isinstance(key, str) or not key or len(key) > MAX_MAP_KEY:
+            raise InvalidInput("invalid_map", f"{field} keys must be 1-{MAX_MAP_KEY} character strings", field)
+        if isinstance(item, bool) or isinstance(item, (int, float)):
+            if isinstance(item, float) and item != item:
+                raise InvalidInput("invalid_map", f"{field}.{key} must be a finite number", field)
+            continue
+        if isinstance(item, str):
+            if len(item) > MAX_MAP_STRING:
+                raise InvalidInput("invalid_map", f"{field}.{key} must be at most {MAX_MAP_STRING} characters",
+                                   field)
+            continue
+        raise InvalidInput("invalid_map", f"{field}.{key} must be a string, number or boolean (flat object)", field)
+    return value
+
+
+def check_template(value: str | None, field: str = "template") -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput("invalid_template", f"{field} must be a non-empty string", field)
+    if len(value) > MAX_TEMPLATE:
+        raise InvalidInput("invalid_template", f"{field} must be at most {MAX_TEMPLATE} characters", field)
+    from chalicelib.domain.templates import unknown_placeholders
+
+    unknown = unknown_placeholders(value)
+    if unknown:
+        raise InvalidInput("invalid_template",
+                           f"{field} may only use {{{{actor}}}} and {{{{recipient}}}}, not {{{{{unknown[0]}}}}}",
+                           field)
+    return value
+
+
+def check_classnames(value: str | None, field: str = "extraClassnames") -> str | None:
+    if value is None:
+        return None
+    if len(value) > MAX_CLASSNAMES or _CONTROL.search(value):
+        raise InvalidInput("invalid_classnames", f"{field} must be at most {MAX_CLASSNAMES} characters", field)
+    return value
+
+
+def check_group_key(value: str | None, field: str = "groupKey") -> str | None:
+    if value is None:
+        return None
+    if not value or len(value) > MAX_GROUP_KEY or _CONTROL.search(value):
+        raise InvalidInput("invalid_group_key", f"{field} must be 1-{MAX_GROUP_KEY} characters", field)
+    return value
+
+
+def check_expires_at(value: int | None, field: str = "expiresAt") -> int | None:
+    """Epoch seconds in the future, at most ten years away."""
+    if value is None:
+        return None
+    now = int(time.time())
+    if value <= now:
+        raise InvalidInput("invalid_expires_at", f"{field} must be in the future", field)
+    if value > now + 10 * 365 * 86400:
+        raise InvalidInput("invalid_expires_at", f"{field} must be within ten years", field)
+    return value
+
+
+def check_attachment(value: dict[str, Any] | None, field: str = "attachment") -> dict[str, Any] | None:
+    if value is None:
+        return None
+    kind = value.get("type")
+    if kind == "url":
+        return {"type": "url", "url": check_url(value.get("url"), f"{field}.url")}
+    if kind == "message":
+        message = value.get("message")
+        if not isinstance(message, dict) or not isinstance(message.get("id"), str):
+            raise InvalidInput("invalid_attachment", f"{field}.message must be an object with a string id", field)
+        import json
+
+        if len(json.dumps(message)) > 32 * 1024:
+            raise InvalidInput("invalid_attachment", f"{field}.message must be at most 32 KB", field)
+        return {"type": "message", "message": message}
+    raise InvalidInput("invalid_attachment", f'{field}.type must be "url" or "message"', field)

@@ -1,0 +1,185 @@
+"""Sending: to named recipients now, or to an organization/community through a broadcast."""
+from __future__ import annotations
+
+import time
+
+from pynamodb.exceptions import PutError, UpdateError
+
+from chalicelib import ids
+from chalicelib.domain import directory, rules
+from chalicelib.domain.delivery import ttl_datetime, write_new
+from chalicelib.domain.errors import Forbidden, InvalidInput
+from chalicelib.domain.markdown import render_html
+from chalicelib.domain.model import Audience, Content, SendResult
+from chalicelib.domain.principal import Caller
+from chalicelib.domain.templates import uses
+from chalicelib.settings import get_settings
+from chalicelib.store import broadcasts as broadcast_store
+from chalicelib.store.base import with_backoff
+from chalicelib.store.inbox import InboxItem, group_sk, inbox_key
+
+
+def prepare(caller: Caller, content: Content) -> Content:
+    """Validate content against the shared rules and fill what is derived."""
+    rules.check_type(content.type)
+    rules.check_message(content.message)
+    rules.check_template(content.template)
+    if not content.message and not content.template:
+        raise InvalidInput("missing_content", "message or template is required", "message")
+    if content.actor is not None:
+        rules.check_user_id(content.actor, "actor")
+    elif caller.user is not None:
+        content.actor = caller.user
+    if uses(content.template, "actor") and not content.actor:
+        raise InvalidInput("missing_actor", "actor is required when the template uses {{actor}}", "actor")
+    if caller.user is not None and content.actor != caller.user:
+        raise Forbidden("forbidden", "a user token can only send as itself (actor must be the caller)", "actor")
+    content.url = rules.check_url(content.url, "url")
+    content.icon_url = rules.check_url(content.icon_url, "iconUrl")
+    content.resource_uri = rules.check_url(content.resource_uri, "resourceUri")
+    content.metadata = rules.check_flat_map(content.metadata, "metadata")
+    content.location = rules.check_flat_map(content.location, "location")
+    content.attachment = rules.check_attachment(content.attachment)
+    content.extra_classnames = rules.check_classnames(content.extra_classnames)
+    content.group_key = rules.check_group_key(content.group_key)
+    content.expires_at = rules.check_expires_at(content.expires_at)
+    if content.organization_id is not None:
+        content.organization_id = rules.check_owner_id(content.organization_id, "organizationID")
+    if content.message is not None:
+        content.html = render_html(content.message)
+    if content.sender_application is None and caller.application:
+        content.sender_application = caller.application
+    if content.expires_at is None:
+        content.expires_at = int(time.time()) + get_settings().retention_days * 86400
+    return content
+
+
+def send(caller: Caller, audience: Audience, content: Content, *, sk: str | None = None) -> SendResult:
+    """Deliver `content`. `sk` (a ULID) makes a retried send land on the same items."""
+    content = prepare(caller, content)
+    chosen = [a for a in (audience.recipients is not None, audience.organization, audience.community) if a]
+    if len(chosen) != 1:
+        raise InvalidInput("invalid_audience", "give exactly one of recipients, organization or community",
+                           "recipients")
+    sk = sk or ids.new_ulid()
+    if audience.recipients is not None:
+        return _send_direct(caller, rules.check_recipients(audience.recipients), content, sk)
+    if audience.organization:
+        return _send_broadcast(caller, directory.ORG, rules.check_owner_id(audience.organization, "organization"),
+                               content, sk)
+    return _send_broadcast(caller, directory.COMMUNITY, rules.check_owner_id(audience.community, "community"),
+                           content, sk)
+
+
+def _send_direct(caller: Caller, recipients: list[str], content: Content, sk: str) -> SendResult:
+    if caller.user is not None:
+        others = [r for r in recipients if r != caller.user]
+        allowed = directory.members_sharing_org(caller.tenant, caller.user, others) if others else set()
+        refused = [r for r in others if r not in allowed]
+        if refused:
+            raise Forbidden("forbidden", f"recipients must be users in your organization; not: {refused[0]}",
+                            "recipients")
+    directory.register_type(caller.tenant, content.type)
+    result = SendResult()
+    settings = directory.get_settings_many(caller.tenant, recipients)
+    eligible = []
+    for recipient in recipients:
+        if settings[recipient].allows(content.type, content.priority):
+            eligible.append(recipient)
+        else:
+            result.skipped[recipient] = "muted"
+    if not eligible:
+        return result
+    ref = None
+    if len(eligible) > 1:
+        ref = _store_body_once(caller.tenant, sk, content)
+    plain = []
+    for recipient in eligible:
+        if content.group_key and _aggregate(caller.tenant, recipient, content, sk, result):
+            continue
+        plain.append(recipient)
+    items = [build_item(caller.tenant, r, sk, content, ref=ref) for r in plain]
+    write_new(items)
+    for recipient in plain:
+        result.ids[recipient] = ids.notification_id(recipient, sk)
+        if content.group_key:
+            _point_group(caller.tenant, recipient, content.group_key, sk)
+    return result
+
+
+def build_item(tenant: str, recipient: str, sk: str, content: Content, *, ref: str | None = None,
+               broadcast: str | None = None) -> InboxItem:
+    return InboxItem(
+        inbox_key(tenant, recipient), sk, act=sk, unr=sk, typ=content.type, pri=int(content.priority),
+        created=ids.ulid_time_ms(sk), actor=content.actor, senders=[content.actor] if content.actor else None,
+        md=content.metadata or None, loc=content.location or None, org=content.organization_id,
+        grp=content.group_key, body=None if ref else content.body(), ref=ref, bid=broadcast,
+        expires=ttl_datetime(content.expires_at),
+    )
+
+
+def _store_body_once(tenant: str, sk: str, content: Content) -> str:
+    pk = f"{tenant}#msg"
+    item = broadcast_store.BroadcastItem(pk, sk, kind=broadcast_store.KIND_MESSAGE,
+                                         spec={"content": content.body()}, created=ids.ulid_time_ms(sk),
+                                         expires=ttl_datetime(content.expires_at))
+    with_backoff(item.save)
+    return f"{pk}|{sk}"
+
+
+def _aggregate(tenant: str, recipient: str, content: Content, sk: str, result: SendResult) -> bool:
+    """Fold this send into the recipient's unread notification with the same group key."""
+    pk = inbox_key(tenant, recipient)
+    try:
+        pointer = InboxItem.get(pk, group_sk(content.group_key or ""), consistent_read=True)
+    except InboxItem.DoesNotExist:
+        return False
+    target = pointer.target
+    if not target or target == sk:
+        return target == sk
+    actions = [InboxItem.act.set(sk), InboxItem.unr.set(sk)]
+    if content.actor:
+        try:
+            current = InboxItem.get(pk, target, consistent_read=True, attributes_to_get=["senders"])
+        except InboxItem.DoesNotExist:
+            return False
+        if content.actor not in (current.senders or []):
+            actions.append(InboxItem.senders.set((InboxItem.senders | []).append([content.actor])))
+    try:
+        InboxItem(pk, target).update(actions=actions,
+                                     condition=InboxItem.unr.exists() & (InboxItem.act < sk))
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    result.ids[recipient] = ids.notification_id(recipient, target)
+    result.aggregated.append(recipient)
+    return True
+
+
+def _point_group(tenant: str, recipient: str, group_key: str, sk: str) -> None:
+    pointer = InboxItem(inbox_key(tenant, recipient), group_sk(group_key), target=sk)
+    with_backoff(pointer.save)
+
+
+def _send_broadcast(caller: Caller, owner_kind: str, owner_id: str, content: Content, sk: str) -> SendResult:
+    directory.authorize_audience(caller, owner_kind, owner_id)
+    if content.group_key:
+        raise InvalidInput("invalid_group_key", "groupKey applies to recipients, not to an organization or "
+                                                "community", "groupKey")
+    directory.register_type(caller.tenant, content.type)
+    owner = f"{owner_kind}#{owner_id}"
+    now = int(time.time() * 1000)
+    item = broadcast_store.BroadcastItem(
+        f"{caller.tenant}#{owner}", sk, kind=broadcast_store.KIND_BROADCAST, status="queued", seq=0,
+        eligible=0, delivered=0, skipped=0, created=now, updated=now,
+        spec={"content": content.body(), "owner_kind": owner_kind, "owner_id": owner_id, "snapshot": now,
+              "sender": caller.principal},
+    )
+    try:
+        with_backoff(lambda: item.save(condition=broadcast_store.BroadcastItem.sk.does_not_exist()))
+    except PutError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+    return SendResult(broadcast_id=ids.broadcast_id(owner, sk))
+

@@ -1,0 +1,88 @@
+"""The inbox table: one partition per recipient (`tenant#user`), one item per notification.
+
+Keys: `sk` is the notification's ULID and never changes (it is part of the public id).
+Two local secondary indexes give strongly consistent, newest-first pages in one Query:
+`by_activity` on `act` (the ULID of the last activity: creation or an aggregation
+bump) and the sparse `unread` on `unr` (present only while unread). Group pointers
+(`sk = "g#<groupKey>"`) live in the same partition but carry neither index key, so
+they never appear in a page.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import (
+    JSONAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.indexes import AllProjection, LocalSecondaryIndex
+
+from chalicelib.store.base import BaseModel, lazy_meta
+
+GROUP_PREFIX = "g#"
+
+
+class ActivityIndex(LocalSecondaryIndex):
+    class Meta:
+        index_name = "by_activity"
+        projection = AllProjection()
+
+    pk = UnicodeAttribute(hash_key=True)
+    act = UnicodeAttribute(range_key=True)
+
+
+class UnreadIndex(LocalSecondaryIndex):
+    class Meta:
+        index_name = "unread"
+        projection = AllProjection()
+
+    pk = UnicodeAttribute(hash_key=True)
+    unr = UnicodeAttribute(range_key=True)
+
+
+class InboxItem(BaseModel):
+    Meta = lazy_meta("inbox")
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    act = UnicodeAttribute(null=True)
+    unr = UnicodeAttribute(null=True)
+    typ = UnicodeAttribute(null=True)
+    pri = NumberAttribute(null=True)
+    created = NumberAttribute(null=True)
+    read_at = NumberAttribute(null=True)
+    actor = UnicodeAttribute(null=True)
+    senders = ListAttribute(of=UnicodeAttribute, null=True)
+    md = MapAttribute(null=True)
+    loc = MapAttribute(null=True)
+    org = UnicodeAttribute(null=True)
+    grp = UnicodeAttribute(null=True)
+    body = JSONAttribute(null=True)
+    ref = UnicodeAttribute(null=True)
+    bid = UnicodeAttribute(null=True)
+    target = UnicodeAttribute(null=True)  # group pointers: the sk they point at
+    expires = TTLAttribute(null=True)
+
+    by_activity = ActivityIndex()
+    unread = UnreadIndex()
+
+
+def inbox_key(tenant: str, user: str) -> str:
+    return f"{tenant}#{user}"
+
+
+def split_inbox_key(pk: str) -> tuple[str, str]:
+    tenant, _, user = pk.partition("#")
+    return tenant, user
+
+
+def group_sk(group_key: str) -> str:
+    return GROUP_PREFIX + group_key
+
+
+def raw_to_item(raw: dict[str, Any]) -> InboxItem:
+    return InboxItem.from_raw_data(raw)
