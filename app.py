@@ -2,7 +2,7 @@
 from chalice import Chalice
 
 from chalicelib.api.gateway import authorize
-from chalicelib.api.http import make_view
+from chalicelib.api.http import BODY_TYPES, make_view
 from chalicelib.api.routes import all_routes
 from chalicelib.logs import configure_logging
 from chalicelib.streams import handle_broadcast_stream
@@ -17,7 +17,7 @@ def bearer(auth_request):
 
 
 for _route in all_routes():
-    app.route(_route.path, methods=[_route.method], name=_route.name,
+    app.route(_route.path, methods=[_route.method], name=_route.name, content_types=BODY_TYPES,
               authorizer=bearer if _route.auth else None)(make_view(app, _route))
 
 

@@ -8,7 +8,7 @@ os.environ.update({
     "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
 })
-os.environ.setdefault("TABLE_PREFIX", "unit")
+os.environ["TABLE_PREFIX"] = "notifications-dev"  # what the dev stage sets during test-client calls
 os.environ["TENANT_KEYS"] = json.dumps({"dev": "dev-signing-key-change-me-0123456789abcdef",
                                         "acme": "acme-key-0123456789abcdef0123456789",
                                         "other": "other-key-0123456789abcdef012345678"})

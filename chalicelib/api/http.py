@@ -18,6 +18,9 @@ log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
 
 MAX_BODY = 1024 * 1024
+# Bodies are parsed as JSON whatever the client labels them (curl's default is form-encoded).
+BODY_TYPES = ["application/json", "text/plain", "application/x-www-form-urlencoded", "application/xml",
+              "text/xml"]
 
 
 @dataclass

@@ -16,7 +16,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib import ids
 from chalicelib.domain import directory
 from chalicelib.domain.errors import InvalidInput, NotFound
-from chalicelib.domain.model import Content, Notification, Page, Priority, Profile
+from chalicelib.domain.model import Content, Notification, Page, Priority
 from chalicelib.domain.principal import Caller
 from chalicelib.domain.templates import render_header
 from chalicelib.store import broadcasts as broadcast_store
@@ -216,11 +216,6 @@ def hydrate(tenant: str, user: str, items: list[InboxItem]) -> list[Notification
     return out
 
 
-def profiles_for(tenant: str, notifications: list[Notification]) -> dict[str, Profile]:
-    wanted = {s for n in notifications for s in n.senders}
-    return directory.get_profiles(tenant, sorted(wanted)) if wanted else {}
-
-
 def unread_count(caller: Caller, user_id: str) -> int:
     user = caller.resolve_user(user_id)
     return counters.unread_count(inbox_key(caller.tenant, user))
@@ -324,6 +319,7 @@ def _commit_delete(item: InboxItem) -> None:
     with TransactWrite(connection=connection()) as tx:
         if item.unr is not None:
             tx.delete(InboxItem(item.pk, item.sk), condition=InboxItem.unr.exists())
-            tx.update(Counter(item.pk), actions=[Counter.unread.add(-1)])
+            tx.update(Counter(item.pk), actions=[Counter.unread.add(-1), Counter.total.add(-1)])
         else:
             tx.delete(InboxItem(item.pk, item.sk), condition=InboxItem.act.exists() & InboxItem.unr.does_not_exist())
+            tx.update(Counter(item.pk), actions=[Counter.total.add(-1)])

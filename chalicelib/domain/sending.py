@@ -16,7 +16,7 @@ from chalicelib.domain.templates import uses
 from chalicelib.settings import get_settings
 from chalicelib.store import broadcasts as broadcast_store
 from chalicelib.store.base import with_backoff
-from chalicelib.store.inbox import InboxItem, group_sk, inbox_key
+from chalicelib.store.inbox import InboxItem, group_sk, inbox_key, tenant_shard
 
 
 def prepare(caller: Caller, content: Content) -> Content:
@@ -110,7 +110,7 @@ def _send_direct(caller: Caller, recipients: list[str], content: Content, sk: st
 def build_item(tenant: str, recipient: str, sk: str, content: Content, *, ref: str | None = None,
                broadcast: str | None = None) -> InboxItem:
     return InboxItem(
-        inbox_key(tenant, recipient), sk, act=sk, unr=sk, typ=content.type, pri=int(content.priority),
+        inbox_key(tenant, recipient), sk, act=sk, unr=sk, tsh=tenant_shard(tenant, recipient), typ=content.type, pri=int(content.priority),
         created=ids.ulid_time_ms(sk), actor=content.actor, senders=[content.actor] if content.actor else None,
         md=content.metadata or None, loc=content.location or None, org=content.organization_id,
         grp=content.group_key, body=None if ref else content.body(), ref=ref, bid=broadcast,

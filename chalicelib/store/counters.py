@@ -15,6 +15,7 @@ class Counter(BaseModel):
 
     pk = UnicodeAttribute(hash_key=True)
     unread = NumberAttribute(default=0)
+    total = NumberAttribute(default=0)  # notifications in the inbox (for page counts)
 
 
 def unread_count(pk: str) -> int:
@@ -25,6 +26,10 @@ def unread_count(pk: str) -> int:
     return max(0, int(item.unread or 0))
 
 
-def add_action(pk: str, delta: int):
-    """The update action that moves a recipient's unread count by `delta`."""
-    return Counter(pk), [Counter.unread.add(delta)]
+def counts(pk: str) -> tuple[int, int]:
+    """(unread, total) for one inbox, in one read."""
+    try:
+        item = Counter.get(pk, consistent_read=True)
+    except Counter.DoesNotExist:
+        return 0, 0
+    return max(0, int(item.unread or 0)), max(0, int(item.total or 0))

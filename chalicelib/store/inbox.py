@@ -19,7 +19,7 @@ from pynamodb.attributes import (
     TTLAttribute,
     UnicodeAttribute,
 )
-from pynamodb.indexes import AllProjection, LocalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, LocalSecondaryIndex
 
 from chalicelib.store.base import BaseModel, lazy_meta
 
@@ -44,6 +44,32 @@ class UnreadIndex(LocalSecondaryIndex):
     unr = UnicodeAttribute(range_key=True)
 
 
+class TenantIndex(GlobalSecondaryIndex):
+    """Every notification of a tenant, newest activity first, for admin listings. The hash
+    key is sharded (`tenant#0`..`tenant#15` by recipient) so a large fan-out spreads its
+    index writes instead of throttling on one partition."""
+
+    class Meta:
+        index_name = "by_tenant"
+        projection = AllProjection()
+
+    tsh = UnicodeAttribute(hash_key=True)
+    act = UnicodeAttribute(range_key=True)
+
+
+TENANT_SHARDS = 16
+
+
+def tenant_shard(tenant: str, user: str) -> str:
+    import zlib
+
+    return f"{tenant}#{zlib.crc32(user.encode()) % TENANT_SHARDS}"
+
+
+def tenant_shards(tenant: str) -> list[str]:
+    return [f"{tenant}#{i}" for i in range(TENANT_SHARDS)]
+
+
 class InboxItem(BaseModel):
     Meta = lazy_meta("inbox")
 
@@ -64,11 +90,13 @@ class InboxItem(BaseModel):
     body = JSONAttribute(null=True)
     ref = UnicodeAttribute(null=True)
     bid = UnicodeAttribute(null=True)
+    tsh = UnicodeAttribute(null=True)  # by_tenant index key (notifications only)
     target = UnicodeAttribute(null=True)  # group pointers: the sk they point at
     expires = TTLAttribute(null=True)
 
     by_activity = ActivityIndex()
     unread = UnreadIndex()
+    by_tenant = TenantIndex()
 
 
 def inbox_key(tenant: str, user: str) -> str:

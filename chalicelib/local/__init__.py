@@ -1,0 +1,1 @@
+"""The local runtime: embedded DynamoDB, the stream poller and `chalice local`, in one process."""

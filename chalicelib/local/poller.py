@@ -1,0 +1,137 @@
+"""Reads a DynamoDB stream (moto server, DynamoDB Local or AWS) and invokes a Lambda-style
+handler, as Lambda's event source mapping would: batches in order per shard, partial
+batch failures retried from the first failed record with backoff, and after
+`max_retries` the batch goes to the on-failure callback and the poller moves on.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime
+from typing import Any, Callable
+
+import boto3
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[dict[str, Any]], dict[str, Any] | None]
+
+
+def to_lambda_record(record: dict[str, Any], stream_arn: str, region: str) -> dict[str, Any]:
+    """A Streams API record in the shape Lambda delivers (moto lacks eventSourceARN and gives
+    ApproximateCreationDateTime as text; Lambda gives epoch seconds)."""
+    out = dict(record)
+    data = dict(out.get("dynamodb", {}))
+    created = data.get("ApproximateCreationDateTime")
+    if isinstance(created, datetime):
+        data["ApproximateCreationDateTime"] = created.timestamp()
+    elif isinstance(created, str):
+        try:
+            data["ApproximateCreationDateTime"] = datetime.fromisoformat(created).timestamp()
+        except ValueError:
+            data["ApproximateCreationDateTime"] = time.time()
+    out["dynamodb"] = data
+    out.setdefault("eventSource", "aws:dynamodb")
+    out.setdefault("awsRegion", region)
+    out["eventSourceARN"] = stream_arn
+    return out
+
+
+class StreamPoller:
+    def __init__(self, table_name: str, handler: Handler, *, endpoint: str | None, region: str,
+                 batch_size: int = 100, max_retries: int = 10, idle_sleep: float = 0.1,
+                 on_failure: Callable[[list[dict[str, Any]]], None] | None = None) -> None:
+        self.table_name = table_name
+        self.handler = handler
+        self.region = region
+        self.batch_size = batch_size
+        self.max_retries = max_retries
+        self.idle_sleep = idle_sleep
+        self.on_failure = on_failure or (lambda records: log.error("dropped %d records after retries",
+                                                                   len(records)))
+        self._ddb = boto3.client("dynamodb", region_name=region, endpoint_url=endpoint)
+        self._streams = boto3.client("dynamodbstreams", region_name=region, endpoint_url=endpoint)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._iterators: dict[str, str | None] = {}
+        self._done_shards: set[str] = set()
+        self.stream_arn = ""
+        self.invocations = 0
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def start(self) -> "StreamPoller":
+        self.stream_arn = self._ddb.describe_table(TableName=self.table_name)["Table"]["LatestStreamArn"]
+        self._thread = threading.Thread(target=self._run, name=f"stream-poller-{self.table_name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout)
+
+    # -- polling ----------------------------------------------------------------------------
+    def _run(self) -> None:
+        last_discovery = 0.0
+        while not self._stop.is_set():
+            try:
+                if time.monotonic() - last_discovery > 1.0:
+                    self._discover()
+                    last_discovery = time.monotonic()
+                busy = False
+                for shard_id in list(self._iterators):
+                    busy |= self._poll_shard(shard_id)
+                if not busy:
+                    self._stop.wait(self.idle_sleep)
+            except Exception:  # noqa: BLE001 - keep polling; the engine may be restarting
+                log.exception("stream poller error")
+                self._stop.wait(1.0)
+
+    def _discover(self) -> None:
+        description = self._streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
+        for shard in description.get("Shards", []):
+            shard_id = shard["ShardId"]
+            if shard_id in self._iterators or shard_id in self._done_shards:
+                continue
+            self._iterators[shard_id] = self._streams.get_shard_iterator(
+                StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+
+    def _poll_shard(self, shard_id: str) -> bool:
+        iterator = self._iterators.get(shard_id)
+        if iterator is None:
+            self._iterators.pop(shard_id, None)
+            self._done_shards.add(shard_id)
+            return False
+        response = self._streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
+        records = response.get("Records", [])
+        next_iterator = response.get("NextShardIterator")
+        if not records:
+            self._iterators[shard_id] = next_iterator
+            return False
+        self._deliver(records)
+        self._iterators[shard_id] = next_iterator
+        return True
+
+    def _deliver(self, records: list[dict[str, Any]]) -> None:
+        """Invoke until the batch succeeds; a failure re-delivers from the first failed record."""
+        batch = [to_lambda_record(r, self.stream_arn, self.region) for r in records]
+        attempt = 0
+        while batch and not self._stop.is_set():
+            self.invocations += 1
+            try:
+                result = self.handler({"Records": batch}) or {}
+                failures = [f["itemIdentifier"] for f in result.get("batchItemFailures", [])]
+            except Exception:  # noqa: BLE001 - a crashed invocation fails the whole batch
+                log.exception("stream handler raised")
+                failures = [batch[0]["dynamodb"]["SequenceNumber"]]
+            if not failures:
+                return
+            attempt += 1
+            sequences = [r["dynamodb"]["SequenceNumber"] for r in batch]
+            first = min((sequences.index(f) for f in failures if f in sequences), default=0)
+            if attempt > self.max_retries:
+                self.on_failure(batch[first:])
+                return
+            batch = batch[first:]
+            time.sleep(min(5.0, 0.05 * 2 ** attempt))
