@@ -1,0 +1,77 @@
+"""Drives the broadcasts stream in moto in-process, as the local poller and Lambda would."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import boto3
+
+from chalicelib.local.poller import to_lambda_record
+from chalicelib.settings import get_settings
+from chalicelib.streams import handle_broadcast_stream
+
+
+class StreamDriver:
+    def __init__(self, handler: Callable[[dict[str, Any]], dict[str, Any]] = handle_broadcast_stream):
+        s = get_settings()
+        self.handler = handler
+        ddb = boto3.client("dynamodb", region_name=s.region)
+        self.arn = ddb.describe_table(TableName=s.table_name("broadcasts"))["Table"]["LatestStreamArn"]
+        # botocore's endpoint rules send DescribeStream (with a stream ARN) to a host moto's
+        # in-process mock does not route to its streams backend; the plain endpoint works.
+        self.streams = boto3.client("dynamodbstreams", region_name=s.region,
+                                    endpoint_url=f"https://streams.dynamodb.{s.region}.amazonaws.com")
+        self.iterators: dict[str, str | None] = {}
+        self.invocations = 0
+        self.delivered_records = 0
+
+    def _fetch(self, limit: int) -> list[tuple[str, list[dict[str, Any]], str | None]]:
+        shards = self.streams.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"]
+        out = []
+        for shard in shards:
+            sid = shard["ShardId"]
+            if sid not in self.iterators:
+                self.iterators[sid] = self.streams.get_shard_iterator(
+                    StreamArn=self.arn, ShardId=sid, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+            it = self.iterators[sid]
+            if it is None:
+                continue
+            resp = self.streams.get_records(ShardIterator=it, Limit=limit)
+            out.append((sid, resp.get("Records", []), resp.get("NextShardIterator")))
+        return out
+
+    def drain(self, batch_size: int = 10, max_rounds: int = 100000, duplicate_every: int = 0,
+              max_retries: int = 50) -> int:
+        """Deliver every record until the stream is quiet. `duplicate_every=n` re-delivers every
+        n-th batch a second time (at-least-once delivery). Returns invocations."""
+        rounds = 0
+        while rounds < max_rounds:
+            rounds += 1
+            batches = self._fetch(batch_size)
+            if not any(records for _, records, _ in batches):
+                return self.invocations
+            for sid, records, next_it in batches:
+                if not records:
+                    self.iterators[sid] = next_it
+                    continue
+                batch = [to_lambda_record(r, self.arn, "us-east-1") for r in records]
+                self._deliver(batch, max_retries)
+                if duplicate_every and self.invocations % duplicate_every == 0:
+                    self._deliver(batch, max_retries)
+                self.iterators[sid] = next_it
+        raise AssertionError("stream did not go quiet")
+
+    def _deliver(self, batch: list[dict[str, Any]], max_retries: int) -> None:
+        attempts = 0
+        while batch:
+            self.invocations += 1
+            self.delivered_records += len(batch)
+            try:
+                failures = [f["itemIdentifier"] for f in self.handler({"Records": batch})["batchItemFailures"]]
+            except Exception:  # noqa: BLE001 - a crashed invocation: the whole batch again
+                failures = [batch[0]["dynamodb"]["SequenceNumber"]]
+            if not failures:
+                return
+            attempts += 1
+            assert attempts <= max_retries, "record kept failing"
+            seqs = [r["dynamodb"]["SequenceNumber"] for r in batch]
+            batch = batch[min(seqs.index(f) for f in failures):]

@@ -1,0 +1,189 @@
+"""Broadcast fan-out: eligibility, authorization, chunking, idempotency, fault injection."""
+from __future__ import annotations
+
+import random
+
+import pytest
+from botocore.exceptions import ClientError
+
+from chalicelib.domain import delivery
+from chalicelib.store.counters import Counter
+from chalicelib.store.inbox import InboxItem
+from tests.unit.stream_driver import StreamDriver
+
+
+def add_members(server, kind: str, owner: str, users, role: str, **extra):
+    noun = "organizations" if kind == "org" else "communities"
+    for user in users:
+        r = server.put(f"/v1/{noun}/{owner}/members/{user}", {"role": role, **extra})
+        assert r.status_code in (200, 201), r.data
+
+
+def inbox_state(tenant: str = "dev"):
+    """user -> (items, unread items, counter) over the whole inbox table."""
+    items: dict[str, list[InboxItem]] = {}
+    for item in InboxItem.scan():
+        if item.act is None:
+            continue
+        items.setdefault(item.pk.split("#", 1)[1], []).append(item)
+    counters = {c.pk.split("#", 1)[1]: int(c.unread or 0) for c in Counter.scan()}
+    return items, counters
+
+
+def assert_exact(expected_users, bid_sk=None):
+    items, counters = inbox_state()
+    for user in expected_users:
+        mine = items.get(user, [])
+        assert len(mine) == 1, (user, len(mine))
+        unread = sum(1 for i in mine if i.unr is not None)
+        assert counters.get(user, 0) == unread, (user, counters.get(user), unread)
+    for user, mine in items.items():
+        assert counters.get(user, 0) == sum(1 for i in mine if i.unr is not None), user
+
+
+def test_org_broadcast_reaches_every_non_api_member(server, monkeypatch):
+    monkeypatch.setenv("FANOUT_CHUNK_SIZE", "7")
+    users = [f"u{i:03d}" for i in range(40)]
+    add_members(server, "org", "acme", users, "Standard User")
+    server.put("/v1/users/robot", {"name": "Robot", "isApiUser": True})
+    add_members(server, "org", "acme", ["robot"], "Standard User")
+    r = server.post("/v1/notifications", {"organization": "acme", "type": "News", "message": "hello"})
+    assert r.status_code == 202 and r.data["status"] == "queued"
+    bid = r.data["broadcastId"]
+    assert server.get(f"/v1/broadcasts/{bid}").data["status"] == "queued"
+    driver = StreamDriver()
+    driver.drain()
+    status = server.get(f"/v1/broadcasts/{bid}").data
+    assert status["status"] == "complete"
+    assert (status["eligible"], status["delivered"], status["skipped"]) == (40, 40, 0)
+    assert driver.invocations >= 40 // 7  # one chunk per record, cursor continued through the stream
+    assert_exact(users)
+    items, _ = inbox_state()
+    assert "robot" not in items
+
+
+def test_community_excludes_banned_and_api_users_and_honours_settings(server, as_user):
+    add_members(server, "com", "c1", ["a", "b", "c"], "Subscriber")
+    add_members(server, "com", "c1", ["banned"], "Subscriber", banned=True)
+    as_user("c").put("/v1/users/me/settings", {"mutedTypes": ["digest"], "minPriority": "low"})
+    r = server.post("/v1/notifications", {"community": "c1", "type": "Digest", "message": "weekly"})
+    StreamDriver().drain()
+    status = server.get(f"/v1/broadcasts/{r.data['broadcastId']}").data
+    assert (status["eligible"], status["delivered"], status["skipped"]) == (3, 2, 1)
+    items, _ = inbox_state()
+    assert set(items) == {"a", "b"}
+
+
+@pytest.mark.parametrize("kind,noun,role,allowed", [
+    ("org", "organization", "Organization Administrator", True),
+    ("org", "organization", "organization administrator", True),
+    ("org", "organization", "Sharing User", False),
+    ("org", "organization", "Standard User", False),
+    ("org", "organization", "Read Only User", False),
+    ("com", "community", "Commenter", True),
+    ("com", "community", "contributor", True),
+    ("com", "community", "Editor", True),
+    ("com", "community", "DIRECTOR", True),
+    ("com", "community", "Subscriber", False),
+])
+def test_audience_role_rules(server, as_user, kind, noun, role, allowed):
+    add_members(server, kind, "own1", ["sender", "x"], role)
+    r = as_user("sender").post("/v1/notifications", {noun: "own1", "type": "T", "message": "m"})
+    if allowed:
+        assert r.status_code == 202, r.data
+    else:
+        assert r.status_code == 403 and r.data["error"] == "forbidden", r.data
+        from chalicelib.store.broadcasts import BroadcastItem
+
+        assert list(BroadcastItem.scan()) == []  # nothing written
+
+
+def test_banned_director_cannot_send_and_non_member_cannot(server, as_user):
+    add_members(server, "com", "c2", ["boss"], "Director", banned=True)
+    assert as_user("boss").post("/v1/notifications", {"community": "c2", "type": "T", "message": "m"}).status_code \
+        == 403
+    assert as_user("stranger").post("/v1/notifications",
+                                    {"organization": "nope", "type": "T", "message": "m"}).status_code == 403
+
+
+def test_same_chunk_twice_is_one_copy_and_keeps_read_state(server, as_user, monkeypatch):
+    monkeypatch.setenv("FANOUT_CHUNK_SIZE", "5")
+    users = [f"d{i}" for i in range(12)]
+    add_members(server, "org", "dup", users, "Standard User")
+    server.post("/v1/notifications", {"organization": "dup", "type": "T", "message": "once"})
+    driver = StreamDriver()
+    # Capture every record, deliver all, then deliver all again after a member read theirs.
+    seen = []
+    real = driver.handler
+
+    def recording(event):
+        seen.append(event)
+        return real(event)
+
+    driver.handler = recording
+    driver.drain()
+    d0 = as_user("d0")
+    nid = d0.get("/v1/users/me/notifications").data["notifications"][0]["id"]
+    d0.patch(f"/v1/notifications/{nid}", {"read": True})
+    for event in seen:
+        real(event)
+    assert_exact(users)
+    assert d0.get(f"/v1/notifications/{nid}").data["read"] is True
+    assert d0.get("/v1/users/me/notifications/unread-count").data == {"unreadCount": 0}
+
+
+def test_members_removed_or_banned_before_their_chunk_do_not_receive(server, monkeypatch):
+    monkeypatch.setenv("FANOUT_CHUNK_SIZE", "3")
+    users = [f"r{i}" for i in range(9)]
+    add_members(server, "com", "late", users, "Subscriber")
+    server.post("/v1/notifications", {"community": "late", "type": "T", "message": "m"})
+    server.delete("/v1/communities/late/members/r8")
+    add_members(server, "com", "late", ["r7"], "Subscriber", banned=True)
+    add_members(server, "com", "late", ["r9-joined-after"], "Subscriber")
+    StreamDriver().drain()
+    items, _ = inbox_state()
+    assert set(items) == set(users) - {"r7", "r8"}
+
+
+def throttled(code: str = "ProvisionedThroughputExceededException"):
+    return ClientError({"Error": {"Code": code, "Message": "slow down"}}, "TransactWriteItems")
+
+
+def test_fault_injection_exceptions_duplicates_and_throttles(server, monkeypatch):
+    """A broadcast to a few thousand members while commits fail at random points."""
+    monkeypatch.setenv("FANOUT_CHUNK_SIZE", "250")
+    monkeypatch.setattr("chalicelib.domain.fanout.time.sleep", lambda s: None)
+    monkeypatch.setattr("chalicelib.store.base.time.sleep", lambda s: None)
+    rng = random.Random(7)
+    users = [f"f{i:05d}" for i in range(2500)]
+    from chalicelib.store.directory import DirectoryItem
+
+    with DirectoryItem.batch_write() as batch:
+        for user in users:
+            batch.save(DirectoryItem("dev#org#big", f"m#{user}", mkey=f"dev#{user}", role="Standard User",
+                                     banned=False, is_api=False, joined=0))
+    faults = {"throttle": 0, "die_before": 0, "die_after": 0}
+
+    def hook(commit):
+        roll = rng.random()
+        if roll < 0.08:
+            faults["throttle"] += 1
+            raise throttled()
+        if roll < 0.13:
+            faults["die_before"] += 1
+            raise RuntimeError("injected: died before commit")
+        commit()
+        if roll < 0.18:
+            faults["die_after"] += 1
+            raise RuntimeError("injected: died after commit")
+
+    monkeypatch.setattr(delivery, "commit_hook", hook)
+    r = server.post("/v1/notifications", {"organization": "big", "type": "T", "message": "m"})
+    driver = StreamDriver()
+    driver.drain(batch_size=3, duplicate_every=3)
+    monkeypatch.setattr(delivery, "commit_hook", None)
+    status = server.get(f"/v1/broadcasts/{r.data['broadcastId']}").data
+    assert status["status"] == "complete", status
+    assert status["delivered"] == len(users) and status["eligible"] == len(users)
+    assert all(faults.values()), faults
+    assert_exact(users)
