@@ -369,3 +369,10 @@ def test_deeply_nested_json_is_not_a_500(org):
     raw = '{"message": ' + "[" * 5000 + "]" * 5000 + ', "notificationType": "A", "priority": "low"}'
     r = org.post(URL, raw)
     assert r.status_code == 400 and r.data["status"] == "Failure", r.data
+
+
+def test_server_token_recipient_known_by_membership_only(server, org, as_user):
+    put_member(server, "org", ORG, "noprofile", "Standard User")
+    r = send(server, base(recipients="noprofile"))
+    assert (r.status_code, r.data) == (200, {"status": "Success"})
+    assert len(inbox(as_user, "noprofile")) == 1

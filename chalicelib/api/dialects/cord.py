@@ -21,6 +21,7 @@ from typing import Any, Literal, Union
 from chalice import Response
 from pydantic import BaseModel, ConfigDict, Field, RootModel, StrictBool, StrictStr
 
+from chalicelib.api.dialects._common import known_users
 from chalicelib.api.http import Call, Route, iso, json_response, parse
 from chalicelib.api.native import parse_filter
 from chalicelib.domain import directory, inbox, sending
@@ -145,12 +146,6 @@ def _parse(model, data):
         raise InvalidInput("invalid_request", exc.message, exc.field) from None
 
 
-def _known(caller: Caller, users: list[str]) -> set[str]:
-    """Users the directory knows: a profile (PUT /cord/v1/users/{id}), or a membership."""
-    known = set(directory.get_profiles(caller.tenant, users))
-    return known | {u for u in users if u not in known and directory.memberships_of(caller.tenant, u)}
-
-
 def _server(call: Call) -> Caller:
     caller = call.require_caller()
     caller.require_server("Cord's REST API is for the application's backend: it")
@@ -183,7 +178,7 @@ def create_notification(call: Call) -> Response:
         actor = check_user_id(actor, "actorID")
     if uses(req.template, "actor") and actor is None:
         raise InvalidInput("invalid_field", "actorID is required when template includes {{actor}}", "actorID")
-    known = _known(caller, [u for u in (actor, recipient) if u])
+    known = known_users(caller, [u for u in (actor, recipient) if u])
     for user, field in ((actor, "actorID"), (recipient, "recipientID")):
         if user is not None and user not in known:
             raise Unauthorized("invalid_user_id", f"Invalid {field[:-2]} user id: {user}.", field)
@@ -208,7 +203,7 @@ def list_notifications(call: Call) -> Response:
         cursor = page.cursor
         if cursor is None or len(items) >= MAX_ITEMS:
             break
-    if not items and not call.q("cursor") and not _known(caller, [user]):
+    if not items and not call.q("cursor") and not known_users(caller, [user]):
         raise Unauthorized("user_not_found", f"Platform user not found: {user}", "userID")
     headers = {"X-Next-Cursor": cursor} if cursor else None
     return json_response(items, 200, headers)

@@ -20,6 +20,7 @@ from chalice import Response
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 from pydantic_core import PydanticCustomError
 
+from chalicelib.api.dialects._common import known_users
 from chalicelib.api.http import Call, Route, json_response, parse
 from chalicelib.domain import directory, sending
 from chalicelib.domain.errors import DomainError, Forbidden, InvalidInput, Unauthorized
@@ -109,11 +110,12 @@ def _owner_exists(caller: Caller, owner_kind: str, owner_id: str) -> bool:
 
 def _deliverable(caller: Caller, names: list[str]) -> list[str]:
     """Drop API users (ThreatConnect never delivers to them). A server token acts for the whole
-    tenant, so its usernames must at least be known users (a profile in the directory); a user
-    token's recipients are checked against the caller's organization by the core."""
+    tenant, so its usernames must at least be users the directory knows (a profile or a
+    membership); a user token's recipients are checked against the caller's organization by the core."""
     profiles = directory.get_profiles(caller.tenant, names)
     if caller.is_server:
-        unknown = [n for n in names if n not in profiles]
+        known = known_users(caller, names)
+        unknown = [n for n in names if n not in known]
         if unknown:
             raise InvalidInput("unknown_recipients", f"recipients: unknown username {unknown[0]!r}", "recipients")
     return [n for n in names if not (n in profiles and profiles[n].is_api_user)]
