@@ -270,6 +270,11 @@ def test_organization_send_from_no_organization(server, as_user):
     assert_failure(send(as_user("loner"), base(recipients=..., isOrganization=True)), 401)
 
 
+def test_several_organizations_administrator_of_none(server, org, as_user):
+    put_member(server, "org", "2002", "jsmith", "Sharing User")
+    assert_failure(send(as_user("jsmith"), base(recipients=..., isOrganization=True)), 401, "Administrator")
+
+
 def test_several_organizations(server, org, as_user, fanout):
     put_member(server, "org", "2002", "orgadmin", "Standard User")
     # admin in exactly one of them: that one is meant

@@ -148,6 +148,9 @@ def _caller_organization(call: Call, caller: Caller) -> str:
     admin = [m for m in orgs if m.role.casefold() in directory.ORG_SENDERS]
     if len(admin) == 1:
         return admin[0].owner_id
+    if not admin:
+        raise Unauthorized("not_permitted", "sending to your organization requires the Organization Administrator "
+                                            "role, which you hold in none of your organizations")
     raise InvalidInput("ambiguous_organization",
                        "you belong to several organizations; name one with the ?owner= query parameter",
                        "isOrganization")
