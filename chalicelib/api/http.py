@@ -55,6 +55,8 @@ class Call:
             return json.loads(self.body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise InvalidInput("invalid_json", f"request body is not valid JSON: {exc}", "body") from None
+        except RecursionError:  # hostile nesting (e.g. 5,000 nested arrays) must be a 400, not a 500
+            raise InvalidInput("invalid_json", "request body is nested too deeply", "body") from None
 
     def require_caller(self) -> Caller:
         if self.caller is None:

@@ -113,7 +113,7 @@ def parse_filter(raw: str | None) -> dict[str, Any]:
         try:
             data = json.loads(text)
             break
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: hostile nesting
             text = unquote(text)
     else:
         raise InvalidInput("invalid_filter", "filter must be a URI-encoded JSON object", "filter")

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
-from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.condition import Condition, size
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import ids
@@ -132,7 +132,7 @@ def _filter(query: ListQuery) -> Condition | None:
     if query.location is not None:
         for key, value in query.location.items():
             cond &= InboxItem.loc[key] == value
-        cond &= InboxItem.loc.size() == len(query.location) if query.location else InboxItem.loc.does_not_exist()
+        cond &= size(InboxItem.loc) == len(query.location) if query.location else InboxItem.loc.does_not_exist()
     if query.organization_id:
         cond &= InboxItem.org == query.organization_id
     return cond

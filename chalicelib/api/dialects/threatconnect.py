@@ -1,0 +1,221 @@
+"""ThreatConnect v2 dialect: `POST /threatconnect/api/v2/notifications`.
+
+Request fields, limits and role rules follow the ThreatConnect v2 notifications document;
+responses are `{"status": "Success"}` or `{"status": "Failure", "message": ...}` with the
+status codes of ThreatConnect's v2 HTTP responses table: 400 malformed request (unknown
+usernames included), 401 the account lacks the role for the operation, 403 an owner
+(organization, community or source) that does not exist or the account cannot access.
+
+Audiences: `recipients` (comma-separated usernames in the caller's organization),
+`isOrganization: true` (every non-API user of the caller's organization) or `ownerId` (the
+non-banned, non-API members of that community or source). Exactly one must be given.
+A tenant server token belongs to no organization: with `isOrganization` it must name one with
+ThreatConnect's usual `?owner=` query parameter; a user in several organizations may do the same.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from chalice import Response
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
+from pydantic_core import PydanticCustomError
+
+from chalicelib.api.dialects._common import known_users
+from chalicelib.api.http import Call, Route, json_response, parse
+from chalicelib.domain import directory, sending
+from chalicelib.domain.errors import DomainError, Forbidden, InvalidInput, Unauthorized
+from chalicelib.domain.model import Audience, Content, Priority
+from chalicelib.domain.principal import Caller
+from chalicelib.domain.rules import check_message, check_owner_id, check_type, check_user_id
+
+PATH = "/threatconnect/api/v2/notifications"
+MAX_OWNER_ID = 2**31 - 1  # ownerId is a Java Integer in ThreatConnect
+
+
+# ---- request and response models --------------------------------------------------------------
+
+class TcNotificationRequest(BaseModel):
+    """The v2 request body. Scalars are coerced the way ThreatConnect's JSON binding does
+    ("true"/"false" for isOrganization, a numeric string for ownerId); anything else is a 400."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    message: StrictStr = Field(..., description="Markdown, at most 64 KB")
+    notificationType: StrictStr = Field(..., description='At most 50 characters; "System" is reserved')
+    priority: StrictStr = Field(..., description="low | medium | high (case-insensitive)")
+    recipients: StrictStr | None = Field(
+        None, description="Comma-separated usernames in your organization; required unless isOrganization "
+                          "is true or ownerId is given")
+    isOrganization: bool | None = Field(None, description="All non-API users of your organization")
+    ownerId: int | None = Field(None, description="A community or source: its non-banned, non-API members")
+
+    @field_validator("isOrganization", mode="before")
+    @classmethod
+    def _bool(cls, value: Any) -> Any:
+        if value is None or isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        raise PydanticCustomError("tc_bool", "must be a boolean (true or false)")
+
+    @field_validator("ownerId", mode="before")
+    @classmethod
+    def _owner(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value.strip())
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_OWNER_ID:
+            raise PydanticCustomError("tc_owner", "must be a positive integer (the id of a community or source)")
+        return value
+
+
+class TcResponse(BaseModel):
+    status: Literal["Success", "Failure"]
+    message: str | None = Field(None, description="Why the request failed (Failure only)")
+
+
+# ---- errors -------------------------------------------------------------------------------------
+
+def error_response(exc: DomainError, status: int) -> Response:
+    """`{"status": "Failure", "message": ...}`. ThreatConnect reports an over-long message as a
+    malformed request (400), not 413."""
+    if exc.kind == "too_large":
+        status = 400
+    return json_response({"status": "Failure", "message": exc.message}, status)
+
+
+# ---- helpers ------------------------------------------------------------------------------------
+
+def _priority(value: str) -> Priority:
+    try:
+        return Priority.parse(value)
+    except (KeyError, AttributeError):
+        raise InvalidInput("invalid_priority", "priority must be one of low, medium, high (case-insensitive)",
+                           "priority") from None
+
+
+def _usernames(raw: str) -> list[str]:
+    names = [part.strip() for part in raw.split(",")]
+    names = [n for n in names if n]
+    if not names:
+        raise InvalidInput("invalid_recipients", "recipients must name at least one username", "recipients")
+    return list(dict.fromkeys(check_user_id(n, "recipients") for n in names))
+
+
+def _owner_exists(caller: Caller, owner_kind: str, owner_id: str) -> bool:
+    members, _ = directory.list_members(caller.tenant, owner_kind, owner_id, 1, None)
+    return bool(members)
+
+
+def _deliverable(caller: Caller, names: list[str]) -> list[str]:
+    """Drop API users (ThreatConnect never delivers to them). A server token acts for the whole
+    tenant, so its usernames must at least be users the directory knows (a profile or a
+    membership); a user token's recipients are checked against the caller's organization by the core."""
+    profiles = directory.get_profiles(caller.tenant, names)
+    if caller.is_server:
+        known = known_users(caller, names)
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise InvalidInput("unknown_recipients", f"recipients: unknown username {unknown[0]!r}", "recipients")
+    return [n for n in names if not (n in profiles and profiles[n].is_api_user)]
+
+
+def _caller_organization(call: Call, caller: Caller) -> str:
+    """The organization `isOrganization` means, from the directory (or `?owner=`)."""
+    owner = call.q("owner")
+    if owner is not None:
+        owner = check_owner_id(owner.strip(), "owner")
+    if caller.is_server:
+        if owner is None:
+            raise InvalidInput("owner_required",
+                               "isOrganization with the tenant's server token needs the organization named by the "
+                               "?owner= query parameter (a server token belongs to no organization)",
+                               "isOrganization")
+        if not _owner_exists(caller, directory.ORG, owner):
+            raise Forbidden("owner_not_found", f"owner {owner!r} does not exist or is not accessible", "owner")
+        return owner
+    orgs = [m for m in directory.memberships_of(caller.tenant, caller.user or "") if m.owner_kind == directory.ORG]
+    if owner is not None:
+        if owner not in {m.owner_id for m in orgs}:
+            raise Forbidden("owner_not_found", f"owner {owner!r} does not exist or is not accessible", "owner")
+        return owner
+    if not orgs:
+        raise Unauthorized("not_permitted", "sending to your organization requires the Organization Administrator "
+                                            "role, and you belong to no organization")
+    if len(orgs) == 1:
+        return orgs[0].owner_id
+    admin = [m for m in orgs if m.role.casefold() in directory.ORG_SENDERS]
+    if len(admin) == 1:
+        return admin[0].owner_id
+    if not admin:
+        raise Unauthorized("not_permitted", "sending to your organization requires the Organization Administrator "
+                                            "role, which you hold in none of your organizations")
+    raise InvalidInput("ambiguous_organization",
+                       "you belong to several organizations; name one with the ?owner= query parameter",
+                       "isOrganization")
+
+
+def _refusal(caller: Caller, exc: Forbidden, owner_id: str | None) -> DomainError:
+    """Map the core's refusal to ThreatConnect's codes: a recipient outside the organization is an
+    unknown username (400); a missing role is 401; no access to the owner (not a member, or
+    banned) is 403."""
+    if exc.field == "recipients":
+        return InvalidInput(exc.code, exc.message, exc.field)
+    if exc.field == "community" and owner_id is not None:
+        membership = directory.get_membership(caller.tenant, directory.COMMUNITY, owner_id, caller.user or "")
+        if membership is None or membership.banned:
+            return Forbidden(exc.code, f"owner {owner_id} does not exist or is not accessible", "ownerId")
+    return Unauthorized(exc.code, exc.message, exc.field)
+
+
+# ---- handler ------------------------------------------------------------------------------------
+
+def create_notification(call: Call) -> Response:
+    caller = call.require_caller()
+    req = parse(TcNotificationRequest, call.json())
+    check_type(req.notificationType, "notificationType")
+    check_message(req.message, "message")
+    if not req.message.strip():
+        raise InvalidInput("invalid_message", "message must not be empty", "message")
+    content = Content(type=req.notificationType, priority=_priority(req.priority), message=req.message)
+
+    has_recipients = req.recipients is not None and req.recipients.strip() != ""
+    chosen = [name for name, given in (("recipients", has_recipients), ("isOrganization=true", bool(req.isOrganization)),
+                                       ("ownerId", req.ownerId is not None)) if given]
+    if len(chosen) > 1:
+        raise InvalidInput("invalid_audience", f"give only one of recipients, isOrganization=true or ownerId "
+                                               f"(got {' and '.join(chosen)})", "recipients")
+    if not chosen:
+        raise InvalidInput("missing_recipients", "recipients is required when ownerId is omitted and isOrganization "
+                                                 "is false or omitted", "recipients")
+
+    owner_id = None
+    if has_recipients:
+        names = _deliverable(caller, _usernames(req.recipients or ""))
+        if not names:  # every recipient was an API user: nothing to deliver, not an error
+            return json_response({"status": "Success"})
+        audience = Audience(recipients=names)
+    elif req.isOrganization:
+        audience = Audience(organization=_caller_organization(call, caller))
+    else:
+        owner_id = str(req.ownerId)
+        if caller.is_server and not _owner_exists(caller, directory.COMMUNITY, owner_id):
+            raise Forbidden("owner_not_found", f"owner {owner_id} does not exist or is not accessible", "ownerId")
+        audience = Audience(community=owner_id)
+    try:
+        sending.send(caller, audience, content)
+    except Forbidden as exc:
+        raise _refusal(caller, exc, owner_id) from None
+    return json_response({"status": "Success"})
+
+
+def routes() -> list[Route]:
+    return [
+        Route(PATH, "POST", create_notification, "threatconnect_create_notification",
+              "ThreatConnect v2: create and send a notification to recipients, your organization or a "
+              "community/source", "Dialects", error_response, request_model=TcNotificationRequest,
+              response_model=TcResponse, success_status=200,
+              query_params=[("owner", "Organization id for isOrganization when it cannot be inferred "
+                                      "(server token, or a user in several organizations)")]),
+    ]
