@@ -178,6 +178,8 @@ def _int(call: Call, name: str, default: int) -> int:
 def list_notifications(call: Call) -> Response:
     caller = call.require_caller()
     fmt = _format(call.query)
+    if not admin_listing.is_admin(caller):
+        raise Forbidden("no_access", NO_ACCESS)  # LIST names no object: 403, the documented text
     want = _with(call)
     page_size = _int(call, "page_size", 20)
     if not 1 <= page_size <= 100:
