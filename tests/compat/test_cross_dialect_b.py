@@ -58,3 +58,23 @@ def test_native_send_read_by_spark_and_api3(server, client):
     assert counts() == 1
     assert spark.get("/spark/v1/notifications?_pagination=1").data["D"]["Pagination"]["TotalRows"] == 1
     assert admin.get("/api3/notification").data["stats"]["total"] == "1"
+
+
+def test_template_only_notifications_read_as_text(server, client):
+    server.put("/v1/users/alice", {"name": "Alice Liddell"})
+    r = server.post("/v1/notifications", {"recipients": ["bob"], "type": "Comment",
+                                          "template": "{{actor}} commented on your idea", "actor": "alice"})
+    nid = r.data["notifications"][0]["id"]
+    [s] = Api(client, auth("dev", "bob")).get("/spark/v1/notifications").data["D"]["Results"]
+    assert s["Message"] == "Alice Liddell commented on your idea" and s["SenderId"] == "alice"
+    a = Api(client, auth("dev")).get(f"/api3/notification/{nid}").data["notification"]
+    assert a["tweet"] == "Alice Liddell commented on your idea" and a["screenname"] == ["Alice Liddell"]
+
+
+def test_spark_post_for_a_user_who_muted_the_type(client):
+    bob = Api(client, auth("dev", "bob", ("Private",)))
+    assert bob.put("/v1/users/me/settings", {"mutedTypes": ["General"]}).status_code == 200
+    r = bob.post("/spark/v1/notifications", {"D": {"Type": "General", "Message": "muted"}})
+    assert r.status_code == 200 and r.data == {"D": {"Results": [], "Success": True}}
+    assert bob.post("/spark/v1/notifications", {"D": {"Type": "OperationComplete", "Message": "ok"}}).status_code == 201
+    assert bob.get("/spark/v1/notifications/unread").data["D"]["Pagination"]["TotalRows"] == 1

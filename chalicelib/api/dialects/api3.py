@@ -19,6 +19,7 @@ from xml.etree import ElementTree as ET
 from chalice import Response
 from pydantic import BaseModel
 
+from chalicelib.api.dialects._plain import summary_text
 from chalicelib.api.http import Call, Route, json_response, request_query
 from chalicelib.domain import admin_listing, directory, ownership
 from chalicelib.domain.admin_listing import AdminQuery
@@ -122,7 +123,7 @@ def item_view(n: Notification, profiles: dict[str, Profile], want: str | None, n
     actiontype = md.get("actiontype")
     view: dict[str, Any] = {
         "id": n.id,
-        "tweet": c.message if c.message is not None else "".join(x.get("text") or "" for x in n.header),
+        "tweet": summary_text(n),
         "actiontype": actiontype if isinstance(actiontype, int) and not isinstance(actiontype, bool) else 0,
         "notification_type": c.type,
         "url": c.url or "",

@@ -25,6 +25,7 @@ from urllib.parse import unquote
 from chalice import Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
 
+from chalicelib.api.dialects._plain import summary_text
 from chalicelib.api.http import Call, Route, json_response
 from chalicelib.domain import inbox, numbered, sending
 from chalicelib.domain.errors import DomainError, Forbidden, InvalidInput, NotFound, Unauthorized
@@ -126,7 +127,7 @@ def notification_view(n: Notification) -> dict[str, Any]:
         "SenderApplication": c.sender_application,
         "SenderId": sender if sender and sender != n.recipient else None,
         "RecipientId": n.recipient,
-        "Message": c.message if c.message is not None else "".join(x.get("text") or "" for x in n.header),
+        "Message": summary_text(n),
         "BrowserUri": c.url,
         "ResourceUri": c.resource_uri,
         "Read": n.read,
