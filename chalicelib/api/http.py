@@ -65,6 +65,8 @@ class Call:
             return json.loads(self.body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise InvalidInput("invalid_json", f"request body is not valid JSON: {exc}", "body") from None
+        except RecursionError:
+            raise InvalidInput("invalid_json", "request body is not valid JSON: nested too deeply", "body") from None
 
     def require_caller(self) -> Caller:
         if self.caller is None:
