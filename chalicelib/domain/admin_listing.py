@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pynamodb.expressions.condition import Condition
 
 from chalicelib import ids
-from chalicelib.domain import inbox, numbered
+from chalicelib.domain import inbox, numbered, rules
 from chalicelib.domain.errors import Forbidden, InvalidInput, NotFound
 from chalicelib.domain.model import Notification
 from chalicelib.domain.numbered import NumberedPage, Source
@@ -27,6 +27,7 @@ from chalicelib.store.inbox import InboxItem, inbox_key, tenant_shards
 DAY_MS = 86_400_000
 MAX_SORTED = 5000
 MAX_PAGE_SIZE = 100
+MAX_FILTER_VALUE = 256
 
 # Sort attributes a listing accepts (api3's documented names that mean something for a
 # notification); each maps to how the value is read from an inbox item.
@@ -136,6 +137,11 @@ def list_notifications(caller: Caller, q: AdminQuery) -> NumberedPage:
         raise InvalidInput("invalid_page_size", f"page_size must be between 1 and {MAX_PAGE_SIZE}", "page_size")
     if q.page < 1:
         raise InvalidInput("page_out_of_range", "page must be at least 1", "page")
+    if q.member_id is not None:
+        rules.check_user_id(q.member_id, "member_id")
+    for name, value in (("campaign_id", q.campaign_id), ("notification_type", q.type)):
+        if value is not None and len(value) > MAX_FILTER_VALUE:
+            raise InvalidInput(f"invalid_{name}", f"{name} must be at most {MAX_FILTER_VALUE} characters", name)
     if q.notification_id is not None:
         return _by_id(admin, q)
     if q.member_id is not None:
@@ -153,7 +159,7 @@ def list_notifications(caller: Caller, q: AdminQuery) -> NumberedPage:
     index_order = len(q.order) == 1 and ORDER_ATTRIBUTES[q.order[0][0]] == "act"
     if index_order:
         ordered = numbered.iterate_keys(sources, range_condition=_range(q), filter_condition=_filter(q),
-                                        ascending=q.order[0][1])
+                                        ascending=q.order[0][1], needed=q.page * q.page_size)
         items = numbered.load(numbered.slice_page(ordered, q.page, q.page_size))
     else:
         if total > MAX_SORTED:

@@ -63,14 +63,16 @@ def inbox_source(tenant: str, user: str) -> Source:
 
 def iterate_keys(sources: list[Source], *, range_condition: Condition | None = None,
                  filter_condition: Condition | None = None, ascending: bool = False,
-                 full_items: bool = False) -> Iterator[InboxItem]:
-    """Items of every source merged in `act` order: keys only, or whole items."""
+                 full_items: bool = False, needed: int | None = None) -> Iterator[InboxItem]:
+    """Items of every source merged in `act` order: keys only, or whole items. `needed` (how
+    many items the caller will take at most) keeps each source's Query pages no larger."""
+    page_size = min(SCAN_PAGE, max(1, needed)) if needed else SCAN_PAGE
     streams = []
     for source in sources:
         wanted = None if full_items else KEY_ATTRIBUTES + (["tsh"] if source.index is InboxItem.by_tenant else [])
         streams.append(source.index.query(  # type: ignore[attr-defined]
             source.hash_key, range_condition, filter_condition=filter_condition,
-            consistent_read=source.consistent, scan_index_forward=ascending, page_size=SCAN_PAGE,
+            consistent_read=source.consistent, scan_index_forward=ascending, page_size=page_size,
             attributes_to_get=wanted))
     if len(streams) == 1:
         return iter(streams[0])
@@ -133,8 +135,8 @@ def inbox_page(caller: Caller, user_id: str, page: int, page_size: int, *,
         check_page(page, page_size, total)
     if (page - 1) * page_size >= total:
         return NumberedPage([], total, page, page_size)
-    keys = slice_page(iterate_keys([inbox_source(caller.tenant, user)], filter_condition=not_expired()),
-                      page, page_size)
+    keys = slice_page(iterate_keys([inbox_source(caller.tenant, user)], filter_condition=not_expired(),
+                                   needed=page * page_size), page, page_size)
     return NumberedPage(inbox.hydrate(caller.tenant, user, load(keys)), total, page, page_size)
 
 

@@ -370,3 +370,16 @@ def test_server_token_deletes_anything_in_its_tenant(server, client):
 def test_delete_invalid_ids(client, bad_id):
     r = Api(client, auth("dev", "bob")).delete(f"/api3/notification/{bad_id}")
     assert r.status_code == 404 and r.data == {"message": "Invalid ID received", "code": 404}
+
+
+@pytest.mark.parametrize("query,status", [
+    ("member_id=" + "x" * 5000, 400), ("member_id=me", 400), ("member_id=%01", 400),
+    ("campaign_id=" + "x" * 5000, 400), ("notification_type=" + "x" * 5000, 400), ("id=" + "x" * 5000, 200),
+    ("id=" + "bh9" * 600, 200), ("campaign_id=%00", 200), ("notification_type=%00", 200),
+    ("page=99999999999", 400), ("with=", 200), ("format=", 200), ("order=", 200), ("unknown=1", 200),
+])
+def test_hostile_list_parameters_never_500(server, admin, query, status):
+    send(server, ["bob"])
+    r = admin.get(f"/api3/notification?{query}")
+    assert r.status_code == status, (r.status_code, r.data)
+    assert set(r.data) == ({"message", "code"} if status >= 400 else {"notificationlist", "stats"})

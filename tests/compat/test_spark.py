@@ -354,3 +354,13 @@ def test_notifications_from_other_users_carry_sender_id(server, spark):
     assert r.status_code == 201
     [item] = spark("bob").get(BASE).data["D"]["Results"]
     assert item["SenderId"] == "alice" and item["Type"] == "Message" and item["SenderApplication"] is None
+
+
+def test_huge_bodies_and_paths_never_500(spark):
+    bob = spark()
+    fail(bob.post(BASE, '{"D": {"Type": "General", "Message": "' + "x" * (1024 * 1024 + 10) + '"}}'), 400, 1053)
+    fail(bob.post(BASE, '{"D": ' * 5000 + "}" * 5000), 400, 1035)  # nesting deeper than the parser allows
+    r = bob.put(f"{BASE}/" + ",".join(["y" * 3000] * 3), SEED_PUT)
+    assert r.status_code == 404 and r.data["D"]["Code"] == 404
+    message = fail(bob.put(f"{BASE}/{create(bob)}", {"D": {"Read": True, "Message": "x"}}), 400, 1053)
+    assert "only Read" in message

@@ -223,6 +223,8 @@ def _validate(model: type[BaseModel], d: dict[str, Any]) -> Any:
         if first["type"] == "missing":
             raise SparkError(MISSING, f"{name} is required", field=name) from None
         if first["type"] == "extra_forbidden":
+            if name in WRITABLE:
+                raise SparkError(CONSTRAINT, f"{name} cannot be changed here; only Read can", field=name) from None
             raise SparkError(CONSTRAINT, f"{name} is not an attribute of a notification", field=name) from None
         if first["type"] == "string_too_long":
             raise SparkError(CONSTRAINT, f"{name} must be at most {MAX_MESSAGE} characters", field=name) from None
