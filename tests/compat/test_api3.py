@@ -383,3 +383,14 @@ def test_hostile_list_parameters_never_500(server, admin, query, status):
     r = admin.get(f"/api3/notification?{query}")
     assert r.status_code == status, (r.status_code, r.data)
     assert set(r.data) == ({"message", "code"} if status >= 400 else {"notificationlist", "stats"})
+
+
+def test_custom_order_is_bounded(server, admin, monkeypatch):
+    from chalicelib.domain import admin_listing
+
+    send(server, ["a", "b", "c"])
+    monkeypatch.setattr(admin_listing, "MAX_SORTED", 2)
+    r = admin.get("/api3/notification?order=notification_type")
+    assert r.status_code == 400 and "narrow" in r.data["message"]
+    assert admin.get("/api3/notification?order=notification_type&member_id=a").status_code == 200
+    assert admin.get("/api3/notification?order=date_started%20ASC").status_code == 200  # the index order

@@ -51,3 +51,22 @@ def test_api3_over_http(service):
     assert r.status_code == 401 and ET.fromstring(r.content).findtext("code") == "401"
     dora = service.session(user="dora")
     assert dora.delete(service.url(f"/api3/notification/{nid}")).json() == {"message": "success", "code": 200}
+
+
+def test_api3_lists_a_broadcast_as_a_campaign(service):
+    from tests.integration.conftest import wait_for
+
+    srv = service.session()
+    for user in ("camp1", "camp2"):
+        assert srv.put(service.url(f"/v1/organizations/camp-org/members/{user}"),
+                       json={"role": "Standard User"}).status_code in (200, 201)
+    r = srv.post(service.url("/v1/notifications"),
+                 json={"organization": "camp-org", "type": "Announcement", "message": "Campaign!"})
+    bid = r.json()["broadcastId"]
+    wait_for(lambda: srv.get(service.url(f"/v1/broadcasts/{bid}")).json()["status"] == "complete", timeout=30)
+    page = wait_for(lambda: (lambda d: d if d["stats"]["total"] == "2" else None)(
+        srv.get(service.url("/api3/notification"), params={"campaign_id": bid}).json()), timeout=10)
+    assert sorted(n["tweet"] for n in page["notificationlist"]) == ["Campaign!", "Campaign!"]
+    spark = service.session(user="camp1", roles=["Private"])
+    [item] = spark.get(service.url("/spark/v1/notifications")).json()["D"]["Results"]
+    assert item["Message"] == "Campaign!" and item["Type"] == "Announcement"
