@@ -17,7 +17,7 @@ from pynamodb.expressions.condition import Condition
 
 from chalicelib import ids
 from chalicelib.domain import inbox, numbered, rules
-from chalicelib.domain.errors import Forbidden, InvalidInput, NotFound
+from chalicelib.domain.errors import Forbidden, InvalidInput
 from chalicelib.domain.model import Notification
 from chalicelib.domain.numbered import NumberedPage, Source
 from chalicelib.domain.principal import Caller
