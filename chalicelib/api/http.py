@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, TypeVar
@@ -18,6 +19,15 @@ log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
 
 MAX_BODY = 1024 * 1024
+
+# The current request's query string, for error shapers that answer in the format a client asked for
+# (api3's `format=xml`), including errors raised before the handler runs (401s).
+_current_query: ContextVar[dict[str, list[str]]] = ContextVar("current_query", default={})
+
+
+def request_query() -> dict[str, list[str]]:
+    """The query parameters of the request being handled (empty outside a request)."""
+    return _current_query.get()
 # Bodies are parsed as JSON whatever the client labels them (curl's default is form-encoded).
 BODY_TYPES = ["application/json", "text/plain", "application/x-www-form-urlencoded", "application/xml",
               "text/xml"]
@@ -150,6 +160,11 @@ def make_view(app, route: Route) -> Callable[..., Response]:
 
     def view(**params: str) -> Response:
         request = app.current_request
+        query: dict[str, list[str]] = {}
+        if request.query_params:
+            for key in request.query_params:
+                query[key] = list(request.query_params.getlist(key))
+        _current_query.set(query)
         try:
             caller = None
             if route.auth:
@@ -157,10 +172,6 @@ def make_view(app, route: Route) -> Callable[..., Response]:
                 if context.get("authError") or not context.get("tenant"):
                     raise Unauthorized("unauthorized", context.get("authError") or "missing bearer token")
                 caller = from_context(context)
-            query: dict[str, list[str]] = {}
-            if request.query_params:
-                for key in request.query_params:
-                    query[key] = list(request.query_params.getlist(key))
             call = Call(caller=caller, params=dict(params), query=query, headers=dict(request.headers or {}),
                         body=request.raw_body, method=request.method)
             return route.handler(call)

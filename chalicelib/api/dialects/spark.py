@@ -1,0 +1,390 @@
+"""Spark's notifications API (seed 004).
+
+    GET  /spark/v1/notifications               the current user's notifications (_pagination, _page, _limit)
+    POST /spark/v1/notifications               create one for the current user (manual types only)
+    PUT  /spark/v1/notifications/{Id}[,{Id}]   mark read ({"D": {"Read": true}})
+    GET  /spark/v1/notifications/unread        the Pagination block of the unread notifications
+    every other method on those paths          405
+
+Responses use Spark's standard envelope: `{"D": {"Success": true, "Results": [...]}}`,
+failures `{"D": {"Success": false, "Code": <Spark code>, "Message": ...}}` with Spark's
+documented codes (1000/1020 401, 1015/1500 403, 1035/1050/1053 400, 404, 405, 1055 409).
+
+Roles: a user token with IDX or VOW may neither read nor write (1500); Private, or none
+of the three, may. A server token has no current user: it must name one with Spark's
+`_apiuser` parameter, otherwise 403 with code 1015.
+"""
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import unquote
+
+from chalice import Response
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
+
+from chalicelib.api.dialects._plain import summary_text
+from chalicelib.api.http import Call, Route, json_response
+from chalicelib.domain import inbox, numbered, sending
+from chalicelib.domain.errors import DomainError, Forbidden, InvalidInput, NotFound, Unauthorized
+from chalicelib.domain.model import Audience, Content, Notification
+from chalicelib.domain.principal import Caller
+from chalicelib.domain.rules import check_url, check_user_id
+
+TAG = "Dialects"  # the OpenAPI builder documents dialect errors without the native ErrorBody
+BASE = "/spark/v1/notifications"
+MANUAL_TYPES = ("General", "OperationComplete")
+AUTOMATIC_TYPES = ("Message",)
+MAX_MESSAGE = 140
+DEFAULT_LIMIT = 10
+MAX_LIMIT = 25
+MAX_PAGE = 100_000
+MAX_IDS = 100
+WRITABLE = ("Type", "Message", "BrowserUri", "ResourceUri", "Read")
+READ_ONLY = ("Id", "SenderApplication", "SenderId", "RecipientId", "CreatedTimestamp", "ReadTimestamp")
+
+# Spark error codes (sparkplatform.com "Error Codes"): code -> HTTP status.
+BAD_KEY, SESSION_EXPIRED, NO_USER, BAD_JSON, MISSING, CONSTRAINT, CONFLICT, SERVICE_LEVEL = (
+    1000, 1020, 1015, 1035, 1050, 1053, 1055, 1500)
+
+
+class SparkError(DomainError):
+    """A failure carrying its Spark code; `kind` picks the HTTP status."""
+
+    def __init__(self, spark_code: int, message: str, kind: str = "invalid", field: str | None = None) -> None:
+        super().__init__(f"spark_{spark_code}", message, field)
+        self.spark_code = spark_code
+        self.kind = kind
+
+
+def failure(status: int, code: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    return json_response({"D": {"Success": False, "Code": code, "Message": message}}, status, headers)
+
+
+def errors(exc: DomainError, status: int) -> Response:
+    """Every Spark error in the standard fail envelope, with Spark's code for it."""
+    code = getattr(exc, "spark_code", None)
+    if code is None:
+        if isinstance(exc, Unauthorized):
+            code = SESSION_EXPIRED if "expired" in exc.message.lower() else BAD_KEY
+        elif isinstance(exc, Forbidden):
+            code = SERVICE_LEVEL
+        elif isinstance(exc, NotFound):
+            code = 404
+        elif exc.kind == "conflict":
+            code = CONFLICT
+        elif status == 500:
+            code = 500
+        elif exc.code in ("invalid_json", "invalid_body"):
+            code = BAD_JSON
+        else:
+            code = CONSTRAINT
+    return failure(status, code, exc.message)
+
+
+# ---- who is asking ----------------------------------------------------------------------------
+
+def current_user(call: Call) -> Caller:
+    """The caller as the Spark "current user", after the role rule."""
+    caller = call.require_caller()
+    if caller.has_role("IDX", "VOW"):
+        raise SparkError(SERVICE_LEVEL, "The resource is not available at the current API key's service level: "
+                                        "IDX and VOW roles can neither read nor write notifications",
+                         kind="forbidden")
+    if caller.user is not None:
+        if call.q("_apiuser") not in (None, "", caller.user):
+            raise SparkError(NO_USER, "The provided key does not have access to the supplied user",
+                             kind="forbidden", field="_apiuser")
+        return caller
+    named = call.q("_apiuser")
+    if not named:
+        raise SparkError(NO_USER, "ApiUser must be supplied: a server token has no current user; name one with "
+                                  "the _apiuser parameter", kind="forbidden", field="_apiuser")
+    try:
+        user = check_user_id(named, "_apiuser")
+    except InvalidInput as exc:
+        raise SparkError(CONSTRAINT, exc.message, field="_apiuser") from None
+    return Caller(tenant=caller.tenant, user=user, roles=caller.roles, application=caller.application)
+
+
+# ---- shaping ----------------------------------------------------------------------------------
+
+def timestamp(ms: int | None) -> str | None:
+    """Spark's timestamp form, e.g. 2011-11-18T16:35:43 (UTC, whole seconds)."""
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms // 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def notification_view(n: Notification) -> dict[str, Any]:
+    c = n.content
+    sender = n.senders[-1] if n.senders else c.actor
+    return {
+        "Id": n.id,
+        "Type": c.type,
+        "SenderApplication": c.sender_application,
+        "SenderId": sender if sender and sender != n.recipient else None,
+        "RecipientId": n.recipient,
+        "Message": summary_text(n),
+        "BrowserUri": c.url,
+        "ResourceUri": c.resource_uri,
+        "Read": n.read,
+        "CreatedTimestamp": timestamp(n.created_at),
+        "ReadTimestamp": timestamp(n.read_at),
+    }
+
+
+def pagination(total: int, page_size: int, page: int) -> dict[str, int]:
+    return {"TotalRows": total, "PageSize": page_size,
+            "TotalPages": math.ceil(total / page_size) if page_size else 0, "CurrentPage": page}
+
+
+def success(results: list[Any] | None = None, status: int = 200, **extra: Any) -> Response:
+    d: dict[str, Any] = {}
+    if results is not None:
+        d["Results"] = results
+    d["Success"] = True
+    d.update(extra)
+    return json_response({"D": d}, status)
+
+
+# ---- parameters -------------------------------------------------------------------------------
+
+def _int(call: Call, name: str, default: int, lo: int, hi: int) -> int:
+    raw = call.q(name)
+    if raw is None or raw.strip() == "":
+        return default
+    text = raw.strip()
+    if not re.fullmatch(r"[+-]?\d{1,12}", text) or not lo <= int(text) <= hi:
+        raise SparkError(CONSTRAINT, f"{name} must be an integer from {lo} to {hi}", field=name)
+    return int(text)
+
+
+def _pagination_mode(call: Call) -> str:
+    raw = (call.q("_pagination") or "0").strip().lower()
+    if raw not in ("0", "1", "count"):
+        raise SparkError(CONSTRAINT, "_pagination must be 0, 1 or count", field="_pagination")
+    return raw
+
+
+def _body_d(call: Call) -> dict[str, Any]:
+    try:
+        data = call.json()
+    except InvalidInput as exc:
+        if exc.code == "body_too_large":
+            raise
+        raise SparkError(BAD_JSON, "POST data not supplied as valid JSON", field="body") from None
+    if not isinstance(data, dict):
+        raise SparkError(BAD_JSON, "POST data must be a JSON object of the form {\"D\": {...}}", field="body")
+    if "D" not in data:
+        raise SparkError(MISSING, "D is required: the request body is {\"D\": {...}}", field="D")
+    unknown = sorted(set(data) - {"D"})
+    if unknown:
+        raise SparkError(CONSTRAINT, f"unknown attribute {unknown[0]!r} next to D", field=unknown[0])
+    d = data["D"]
+    if not isinstance(d, dict):
+        raise SparkError(CONSTRAINT, "D must be an object", field="D")
+    return d
+
+
+class SparkNewNotification(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    Type: StrictStr = Field(..., description="General | OperationComplete (the manual types)")
+    Message: StrictStr = Field(..., min_length=1, max_length=MAX_MESSAGE, description="140 characters max")
+    BrowserUri: StrictStr | None = None
+    ResourceUri: StrictStr | None = None
+    Read: StrictBool | None = None
+
+
+class SparkCreate(BaseModel):
+    D: SparkNewNotification
+
+
+class SparkReadFlags(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    Read: StrictBool
+
+
+class SparkMarkRead(BaseModel):
+    D: SparkReadFlags
+
+
+def _validate(model: type[BaseModel], d: dict[str, Any]) -> Any:
+    for name in d:
+        if name in READ_ONLY:
+            raise SparkError(CONSTRAINT, f"{name} is not writeable", field=name)
+    try:
+        return model.model_validate(d)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]) if first["loc"] else "D"
+        if first["type"] == "missing":
+            raise SparkError(MISSING, f"{name} is required", field=name) from None
+        if first["type"] == "extra_forbidden":
+            if name in WRITABLE:
+                raise SparkError(CONSTRAINT, f"{name} cannot be changed here; only Read can", field=name) from None
+            raise SparkError(CONSTRAINT, f"{name} is not an attribute of a notification", field=name) from None
+        if first["type"] == "string_too_long":
+            raise SparkError(CONSTRAINT, f"{name} must be at most {MAX_MESSAGE} characters", field=name) from None
+        raise SparkError(CONSTRAINT, f"{name}: {first['msg']}", field=name) from None
+
+
+def _manual_type(value: str) -> str:
+    for name in MANUAL_TYPES:
+        if name.casefold() == value.strip().casefold():
+            return name
+    if any(value.strip().casefold() == t.casefold() for t in AUTOMATIC_TYPES):
+        raise SparkError(CONSTRAINT, f"Type {value.strip()!r} is generated automatically and cannot be created; "
+                                     f"manual types: {', '.join(MANUAL_TYPES)}", field="Type")
+    raise SparkError(CONSTRAINT, f"Type must be one of {', '.join(MANUAL_TYPES)}", field="Type")
+
+
+def _uri(value: str | None, name: str) -> str | None:
+    if value is None:
+        return None
+    try:
+        return check_url(value, name)
+    except InvalidInput as exc:
+        raise SparkError(CONSTRAINT, exc.message, field=name) from None
+
+
+# ---- handlers ---------------------------------------------------------------------------------
+
+def list_notifications(call: Call) -> Response:
+    caller = current_user(call)
+    mode = _pagination_mode(call)
+    limit = _int(call, "_limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    page = _int(call, "_page", 1, 1, MAX_PAGE)
+    if mode == "count":
+        _, total = numbered.inbox_counts(caller, "me")
+        return success([], Pagination=pagination(total, limit, page))
+    result = numbered.inbox_page(caller, "me", page, limit)
+    results = [notification_view(n) for n in result.items]
+    if mode == "1":
+        return success(results, Pagination=pagination(result.total, limit, page))
+    return success(results)
+
+
+def create_notification(call: Call) -> Response:
+    caller = current_user(call)
+    req = _validate(SparkNewNotification, _body_d(call))
+    message = req.Message
+    if not message.strip():
+        raise SparkError(CONSTRAINT, "Message must not be blank", field="Message")
+    content = Content(type=_manual_type(req.Type), message=message, url=_uri(req.BrowserUri, "BrowserUri"),
+                      resource_uri=_uri(req.ResourceUri, "ResourceUri"),
+                      sender_application=caller.application or caller.tenant)
+    result = sending.send(caller, Audience(recipients=[caller.user or ""]), content)
+    nid = result.ids.get(caller.user or "")
+    if nid is None:
+        # The recipient muted this type or priority: nothing was stored.
+        return success([], status=200)
+    if req.Read:
+        inbox.set_read(caller, nid, True)
+    return success([{"Id": nid, "ResourceUri": f"/v1/notifications/{nid}"}], status=201)
+
+
+def mark_read(call: Call) -> Response:
+    caller = current_user(call)
+    raw = unquote(call.params["Id"])
+    wanted = [part.strip() for part in raw.split(",")]
+    if not all(wanted):
+        raise SparkError(CONSTRAINT, "Id: give one or more ids separated by commas", field="Id")
+    wanted = list(dict.fromkeys(wanted))
+    if len(wanted) > MAX_IDS:
+        raise SparkError(CONSTRAINT, f"at most {MAX_IDS} ids per request", field="Id")
+    req = _validate(SparkReadFlags, _body_d(call))
+    for nid in wanted:  # all or nothing: every id must be the current user's
+        try:
+            inbox.get(caller, nid)
+        except NotFound:
+            raise SparkError(404, f"Notification {nid[:64]!r} was not found", kind="not_found", field="Id") from None
+    if req.Read:
+        inbox.mark_ids_read(caller, "me", wanted)
+    else:
+        for nid in wanted:
+            inbox.set_read(caller, nid, False)
+    return success()
+
+
+def unread(call: Call) -> Response:
+    caller = current_user(call)
+    unread_count, _ = numbered.inbox_counts(caller, "me")
+    return success([], Pagination=pagination(unread_count, DEFAULT_LIMIT, 1))
+
+
+def method_not_allowed(allowed: str):
+    def handler(call: Call) -> Response:
+        return failure(405, 405, f"Method not allowed: {call.method} is not implemented here (allowed: {allowed})",
+                       {"Allow": allowed})
+
+    return handler
+
+
+# ---- documentation models ---------------------------------------------------------------------
+
+class SparkNotification(BaseModel):
+    Id: str
+    Type: str
+    SenderApplication: str | None
+    SenderId: str | None
+    RecipientId: str
+    Message: str | None
+    BrowserUri: str | None
+    ResourceUri: str | None
+    Read: bool
+    CreatedTimestamp: str
+    ReadTimestamp: str | None
+
+
+class SparkPagination(BaseModel):
+    TotalRows: int
+    PageSize: int
+    TotalPages: int
+    CurrentPage: int
+
+
+class SparkD(BaseModel):
+    Results: list[SparkNotification] | None = None
+    Success: bool
+    Pagination: SparkPagination | None = None
+    Code: int | None = None
+    Message: str | None = None
+
+
+class SparkEnvelope(BaseModel):
+    D: SparkD
+
+
+def routes() -> list[Route]:
+    e = errors
+    paging = [("_pagination", "0 (default) | 1 | count"), ("_limit", f"1..{MAX_LIMIT}, default {DEFAULT_LIMIT}"),
+              ("_page", f"1..{MAX_PAGE}, default 1"), ("_apiuser", "server tokens: the current user")]
+    apiuser = [("_apiuser", "server tokens: the current user")]
+    out = [
+        # The static /unread path is registered before /{Id}; Chalice (and API Gateway) prefer it anyway.
+        Route(f"{BASE}/unread", "GET", unread, "spark_unread_notifications",
+              "Spark: pagination block of the unread notifications", TAG, e, response_model=SparkEnvelope,
+              query_params=apiuser),
+        Route(BASE, "GET", list_notifications, "spark_list_notifications",
+              "Spark: the current user's notifications", TAG, e, response_model=SparkEnvelope,
+              query_params=paging),
+        Route(BASE, "POST", create_notification, "spark_create_notification",
+              "Spark: create a notification for the current user (General or OperationComplete)", TAG, e,
+              request_model=SparkCreate, response_model=SparkEnvelope, success_status=201,
+              query_params=apiuser),
+        Route(f"{BASE}/{{Id}}", "PUT", mark_read, "spark_mark_notifications_read",
+              "Spark: mark one or more notifications (comma-separated ids) read", TAG, e,
+              request_model=SparkMarkRead, response_model=SparkEnvelope, query_params=apiuser),
+    ]
+    for path, allowed, methods in ((BASE, "GET, POST", ("PUT", "DELETE")),
+                                   (f"{BASE}/{{Id}}", "PUT", ("GET", "POST", "DELETE")),
+                                   (f"{BASE}/unread", "GET", ("POST", "PUT", "DELETE"))):
+        suffix = {BASE: "notifications", f"{BASE}/{{Id}}": "specified", f"{BASE}/unread": "unread"}[path]
+        for method in methods:
+            out.append(Route(path, method, method_not_allowed(allowed), f"spark_{suffix}_{method.lower()}_405",
+                             "Spark: 405 Method Not Allowed", TAG, e, auth=False, success_status=405,
+                             response_model=SparkEnvelope))
+    return out
