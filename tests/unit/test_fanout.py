@@ -150,12 +150,14 @@ def throttled(code: str = "ProvisionedThroughputExceededException"):
 
 
 def test_fault_injection_exceptions_duplicates_and_throttles(server, monkeypatch):
-    """A broadcast to a few thousand members while commits fail at random points."""
-    monkeypatch.setenv("FANOUT_CHUNK_SIZE", "250")
+    """A broadcast while commits fail at random points. moto deep-copies every table on each
+    TransactWriteItems (cost grows with the table), so this tier uses 600 members; the
+    DynamoDB Local tier runs the same scenario with thousands."""
+    monkeypatch.setenv("FANOUT_CHUNK_SIZE", "100")
     monkeypatch.setattr("chalicelib.domain.fanout.time.sleep", lambda s: None)
     monkeypatch.setattr("chalicelib.store.base.time.sleep", lambda s: None)
     rng = random.Random(7)
-    users = [f"f{i:05d}" for i in range(2500)]
+    users = [f"f{i:05d}" for i in range(600)]
     from chalicelib.store.directory import DirectoryItem
 
     with DirectoryItem.batch_write() as batch:
