@@ -1,4 +1,10 @@
-"""The real service over real HTTP: `notifications dev` started as `make dev` starts it."""
+"""The real service over real HTTP: `notifications dev` started as `make dev` starts it,
+pointed (DYNAMODB_ENDPOINT) at Amazon's DynamoDB Local, started here on a free loopback
+port with -inMemory and stopped after the run.
+
+Without Java or the jar the tier is skipped with the reason; on CI (CI=true) that is an
+error instead. `make test` installs the jar first (scripts/install-dynamodb-local.sh).
+"""
 from __future__ import annotations
 
 import json
@@ -48,6 +54,8 @@ def start_service(extra_env: dict[str, str] | None = None, timeout: float = 60.0
     port = free_port()
     env = dict(os.environ)
     env.pop("DYNAMODB_ENDPOINT", None)
+    env.pop("DYNAMODB", None)
+    env.pop("NOTIFICATIONS_FAULTS", None)
     env.update({"PORT": str(port), "PYTHONUNBUFFERED": "1"})
     env.update(extra_env or {})
     log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"notifications-dev-{port}.log"
@@ -78,12 +86,61 @@ def stop_service(service: Service) -> None:
             os.killpg(service.process.pid, signal.SIGKILL)
 
 
+ON_CI = os.environ.get("CI", "").lower() == "true"
+
+
 @pytest.fixture(scope="session")
-def service():
-    """`notifications dev` with its embedded DynamoDB (moto server)."""
+def dynamodb_local():
+    """One DynamoDB Local process for the session; each service uses its own table prefix."""
+    from chalicelib.local.dynamodb_local import DynamoDBLocal, missing
+
+    reason = missing()
+    if reason:
+        if ON_CI:
+            pytest.fail(f"DynamoDB Local is required on CI: {reason}", pytrace=False)
+        pytest.skip(f"DynamoDB Local integration tier skipped: {reason}")
+    log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"dynamodb-local-{os.getpid()}.log"
+    engine = DynamoDBLocal(log_path=log_path).start()
+    yield engine
+    engine.stop()
+
+
+def ddb_env(engine, prefix: str) -> dict[str, str]:
+    return {"DYNAMODB_ENDPOINT": engine.endpoint, "TABLE_PREFIX": prefix, "TENANT_KEYS": os.environ["TENANT_KEYS"],
+            "DYNAMODB_TRANSACTION_LIMIT": "10"}  # DynamoDB Local 1.11.478 refuses more than 10 actions
+
+
+@pytest.fixture(scope="session")
+def service(dynamodb_local):
+    """`notifications dev` against DynamoDB Local."""
+    svc = start_service(ddb_env(dynamodb_local, "it-main"))
+    svc.engine = dynamodb_local
+    svc.prefix = "it-main"
+    yield svc
+    stop_service(svc)
+
+
+@pytest.fixture(scope="session")
+def moto_service():
+    """`notifications dev` exactly as `make dev` runs it by default (embedded moto server)."""
     svc = start_service({"TENANT_KEYS": os.environ["TENANT_KEYS"]})
     yield svc
     stop_service(svc)
+
+
+def ddb_client(engine):
+    import boto3
+
+    return boto3.client("dynamodb", endpoint_url=engine.endpoint, region_name="us-east-1",
+                        aws_access_key_id="local", aws_secret_access_key="local")
+
+
+def scan_all(client, table: str, **kw) -> list[dict]:
+    items: list[dict] = []
+    paginator = client.get_paginator("scan")
+    for page in paginator.paginate(TableName=table, ConsistentRead=True, **kw):
+        items.extend(page["Items"])
+    return items
 
 
 def wait_for(predicate, timeout: float = 60.0, interval: float = 0.2):
