@@ -59,13 +59,14 @@ class DynamoDBLocal:
 
     def command(self) -> list[str]:
         cmd = ["java", "-Xmx1g", "-Djava.library.path=./DynamoDBLocal_lib", "-jar", "DynamoDBLocal.jar",
-               "-port", str(self.port)]
+               "-port", str(self.port), "-sharedDb"]
+        # -sharedDb: one database whatever the caller's access key and region (without it DynamoDB
+        # Local keeps one per key+region, so a client with other fake credentials sees no tables).
         if self.db_path is None:
             cmd.append("-inMemory")
         else:
             self.db_path.mkdir(parents=True, exist_ok=True)
-            # -sharedDb: one data file whatever the access key/region, so a restart finds the tables.
-            cmd += ["-dbPath", str(self.db_path.resolve()), "-sharedDb"]
+            cmd += ["-dbPath", str(self.db_path.resolve())]
         return cmd
 
     def start(self, timeout: float = 60.0) -> "DynamoDBLocal":
