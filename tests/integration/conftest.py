@@ -154,3 +154,25 @@ def wait_for(predicate, timeout: float = 60.0, interval: float = 0.2):
 
 
 __all__ = ["Service", "start_service", "stop_service", "wait_for", "json"]
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Print how many tests each tier ran (CI logs show the DynamoDB Local tier's count)."""
+    tiers: dict[str, dict[str, int]] = {}
+    for outcome in ("passed", "failed", "error", "skipped"):
+        for report in terminalreporter.stats.get(outcome, []):
+            nodeid = getattr(report, "nodeid", "") or ""
+            if getattr(report, "when", "call") != "call" and outcome == "passed":
+                continue
+            parts = nodeid.split("/")
+            tier = parts[1] if len(parts) > 2 and parts[0] == "tests" else "other"
+            tiers.setdefault(tier, {}).setdefault(outcome, 0)
+            tiers[tier][outcome] += 1
+    if not tiers:
+        return
+    terminalreporter.section("tests per tier")
+    for tier in sorted(tiers):
+        counts = ", ".join(f"{n} {o}" for o, n in sorted(tiers[tier].items()))
+        label = {"integration": "integration (real HTTP, DynamoDB Local)", "infra": "infra (CDK synth, cfn-lint)",
+                 "unit": "unit (moto in-process)"}.get(tier, tier)
+        terminalreporter.write_line(f"{label}: {counts}")
