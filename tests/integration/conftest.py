@@ -78,7 +78,7 @@ def start_service(extra_env: dict[str, str] | None = None, timeout: float = 60.0
 
 
 def stop_service(service: Service) -> None:
-    if service.process.poll() is None:
+    if service.process is not None and service.process.poll() is None:
         os.killpg(service.process.pid, signal.SIGINT)
         try:
             service.process.wait(15)
@@ -89,9 +89,31 @@ def stop_service(service: Service) -> None:
 ON_CI = os.environ.get("CI", "").lower() == "true"
 
 
+# Against a deployed stack instead: NOTIFICATIONS_API_URL=https://.../api/ with real AWS credentials,
+# DYNAMODB_ENDPOINT unset, TABLE_PREFIX=notifications-<stage> and DEPLOYED_TENANT_KEYS (the stage's
+# TENANT_KEYS secret, which must hold a key for the tenant "dev"). Tests that need the local process
+# (fault injection, the moto smoke test) are skipped then.
+DEPLOYED_URL = os.environ.get("NOTIFICATIONS_API_URL", "").rstrip("/")
+
+
+class _AwsEngine:
+    endpoint = None  # boto3's default: real DynamoDB
+
+
+def needs_local_process() -> None:
+    if DEPLOYED_URL:
+        pytest.skip("needs the local server process (NOTIFICATIONS_API_URL points at a deployed stack)")
+
+
 @pytest.fixture(scope="session")
 def dynamodb_local():
     """One DynamoDB Local process for the session; each service uses its own table prefix."""
+    if DEPLOYED_URL:
+        os.environ.pop("DYNAMODB_ENDPOINT", None)
+        if os.environ.get("DEPLOYED_TENANT_KEYS"):
+            os.environ["TENANT_KEYS"] = os.environ["DEPLOYED_TENANT_KEYS"]
+        yield _AwsEngine()
+        return
     from chalicelib.local.dynamodb_local import DynamoDBLocal, missing
 
     reason = missing()
@@ -112,7 +134,13 @@ def ddb_env(engine, prefix: str) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def service(dynamodb_local):
-    """`notifications dev` against DynamoDB Local."""
+    """`notifications dev` against DynamoDB Local (or the deployed API, see DEPLOYED_URL)."""
+    if DEPLOYED_URL:
+        svc = Service(DEPLOYED_URL, None, None)
+        svc.engine = dynamodb_local
+        svc.prefix = os.environ.get("TABLE_PREFIX", "notifications-dev")
+        yield svc
+        return
     svc = start_service(ddb_env(dynamodb_local, "it-main"))
     svc.engine = dynamodb_local
     svc.prefix = "it-main"
@@ -123,6 +151,7 @@ def service(dynamodb_local):
 @pytest.fixture(scope="session")
 def moto_service():
     """`notifications dev` exactly as `make dev` runs it by default (embedded moto server)."""
+    needs_local_process()
     svc = start_service({"TENANT_KEYS": os.environ["TENANT_KEYS"]})
     yield svc
     stop_service(svc)
@@ -131,6 +160,8 @@ def moto_service():
 def ddb_client(engine):
     import boto3
 
+    if engine.endpoint is None:
+        return boto3.client("dynamodb")
     return boto3.client("dynamodb", endpoint_url=engine.endpoint, region_name="us-east-1",
                         aws_access_key_id="local", aws_secret_access_key="local")
 

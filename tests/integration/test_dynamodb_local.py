@@ -2,6 +2,8 @@
 fanned out by the local stream poller reading DynamoDB Local's real stream."""
 from __future__ import annotations
 
+import os
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
@@ -9,6 +11,9 @@ import requests
 from tests.integration.conftest import wait_for
 
 ORG_SIZE = 2000
+# Unique ids per run, so the tier can run again against a deployed stack's tables.
+RUN = os.environ.get("IT_RUN_ID") or uuid.uuid4().hex[:6]
+CAROL, DAVE = f"carol-{RUN}", f"dave-{RUN}"
 
 
 def _ok(r, *codes):
@@ -19,25 +24,25 @@ def _ok(r, *codes):
 def test_users_settings_types_and_inbox_api(service):
     srv = service.session()
     u = lambda user: service.session(user=user)  # noqa: E731
-    _ok(srv.put(service.url("/v1/users/carol"), json={"name": "Carol C", "shortName": "Carol"}), 201)
-    assert _ok(u("carol").get(service.url("/v1/users/me")), 200)["name"] == "Carol C"
-    _ok(u("carol").put(service.url("/v1/users/me/settings"), json={"mutedTypes": ["Spam"], "minPriority": "low"}),
+    _ok(srv.put(service.url(f"/v1/users/{CAROL}"), json={"name": "Carol C", "shortName": "Carol"}), 201)
+    assert _ok(u(CAROL).get(service.url("/v1/users/me")), 200)["name"] == "Carol C"
+    _ok(u(CAROL).put(service.url("/v1/users/me/settings"), json={"mutedTypes": ["Spam"], "minPriority": "low"}),
         200)
-    assert _ok(u("carol").get(service.url("/v1/users/me/settings")), 200)["mutedTypes"] == ["Spam"]
+    assert _ok(u(CAROL).get(service.url("/v1/users/me/settings")), 200)["mutedTypes"] == ["Spam"]
     sent = _ok(srv.post(service.url("/v1/notifications"),
-                        json={"recipients": ["carol", "dave"], "type": "Spam", "message": "buy"}), 201)
-    assert {s["recipient"] for s in sent["skipped"]} == {"carol"}
+                        json={"recipients": [CAROL, DAVE], "type": "Spam", "message": "buy"}), 201)
+    assert {s["recipient"] for s in sent["skipped"]} == {CAROL}
     ids = []
     for i in range(3):
-        body = _ok(srv.post(service.url("/v1/notifications"), headers={"Idempotency-Key": f"k-{i}"},
-                            json={"recipients": ["carol"], "type": "Comment", "message": f"m{i}"}), 201)
+        body = _ok(srv.post(service.url("/v1/notifications"), headers={"Idempotency-Key": f"k-{RUN}-{i}"},
+                            json={"recipients": [CAROL], "type": "Comment", "message": f"m{i}"}), 201)
         ids.append(body["notifications"][0]["id"])
-    replay = srv.post(service.url("/v1/notifications"), headers={"Idempotency-Key": "k-0"},
-                      json={"recipients": ["carol"], "type": "Comment", "message": "m0"})
+    replay = srv.post(service.url("/v1/notifications"), headers={"Idempotency-Key": f"k-{RUN}-0"},
+                      json={"recipients": [CAROL], "type": "Comment", "message": "m0"})
     assert replay.status_code == 201 and replay.headers["Idempotent-Replayed"] == "true"
     assert replay.json()["notifications"][0]["id"] == ids[0]
     assert "Comment" in {t["name"] for t in _ok(srv.get(service.url("/v1/notification-types")), 200)["types"]}
-    carol = u("carol")
+    carol = u(CAROL)
     page = _ok(carol.get(service.url("/v1/users/me/notifications?limit=2")), 200)
     assert [n["id"] for n in page["notifications"]] == ids[::-1][:2] and page["cursor"]
     rest = _ok(carol.get(service.url(f"/v1/users/me/notifications?limit=2&cursor={page['cursor']}")), 200)
@@ -54,39 +59,39 @@ def test_users_settings_types_and_inbox_api(service):
     wait_for(lambda: carol.get(service.url("/v1/users/me/notifications/unread-count")).json()["unreadCount"] == 0,
              timeout=30)
     # another user's inbox is not carol's to read
-    assert u("dave").get(service.url(f"/v1/notifications/{ids[0]}")).status_code in (403, 404)
+    assert u(DAVE).get(service.url(f"/v1/notifications/{ids[0]}")).status_code in (403, 404)
 
 
 def test_memberships_api(service):
     srv = service.session()
-    base = service.url("/v1/communities/c-int/members")
-    assert _ok(srv.put(base + "/x1", json={"role": "Subscriber"}), 201)["userId"] == "x1"
-    _ok(srv.put(base + "/x2", json={"role": "Subscriber", "banned": True}), 201)
-    assert _ok(srv.put(base + "/x1", json={"role": "Editor"}), 200)["role"] == "Editor"
+    base = service.url(f"/v1/communities/c-int-{RUN}/members")
+    assert _ok(srv.put(base + f"/x1-{RUN}", json={"role": "Subscriber"}), 201)["userId"] == f"x1-{RUN}"
+    _ok(srv.put(base + f"/x2-{RUN}", json={"role": "Subscriber", "banned": True}), 201)
+    assert _ok(srv.put(base + f"/x1-{RUN}", json={"role": "Editor"}), 200)["role"] == "Editor"
     listing = _ok(srv.get(base + "?limit=1"), 200)
-    assert [m["userId"] for m in listing["members"]] == ["x1"] and listing["cursor"]
+    assert [m["userId"] for m in listing["members"]] == [f"x1-{RUN}"] and listing["cursor"]
     assert [m["userId"] for m in _ok(srv.get(base + f"?limit=1&cursor={listing['cursor']}"), 200)["members"]] == \
-        ["x2"]
-    assert service.session(user="x1").get(base + "/me").status_code == 200
-    assert srv.delete(base + "/x2").status_code == 204
-    assert srv.get(base + "/x2").status_code == 404
-    assert service.session(user="x1").put(base + "/x3", json={"role": "Subscriber"}).status_code == 403
+        [f"x2-{RUN}"]
+    assert service.session(user=f"x1-{RUN}").get(base + "/me").status_code == 200
+    assert srv.delete(base + f"/x2-{RUN}").status_code == 204
+    assert srv.get(base + f"/x2-{RUN}").status_code == 404
+    assert service.session(user=f"x1-{RUN}").put(base + f"/x3-{RUN}", json={"role": "Subscriber"}).status_code == 403
 
 
 def test_broadcast_to_2000_members_through_dynamodb_local_stream(service):
     srv = service.session()
     headers = dict(srv.headers)
-    users = [f"big{i:05d}" for i in range(ORG_SIZE)]
+    users = [f"big{i:05d}-{RUN}" for i in range(ORG_SIZE)]
 
     def join(user: str) -> int:
         with requests.Session() as s:
-            return s.put(service.url(f"/v1/organizations/org-2k/members/{user}"), json={"role": "Standard User"},
+            return s.put(service.url(f"/v1/organizations/org-2k-{RUN}/members/{user}"), json={"role": "Standard User"},
                          headers=headers).status_code
 
     with ThreadPoolExecutor(8) as pool:
         assert set(pool.map(join, users)) == {201}
     r = srv.post(service.url("/v1/notifications"),
-                 json={"organization": "org-2k", "type": "Announcement", "message": "Everyone: **hello**"})
+                 json={"organization": f"org-2k-{RUN}", "type": "Announcement", "message": "Everyone: **hello**"})
     assert r.status_code == 202, r.text
     bid = r.json()["broadcastId"]
     final = wait_for(lambda: (lambda b: b if b["status"] in ("complete", "failed") else None)(

@@ -20,7 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.integration.conftest import ddb_client, ddb_env, scan_all, start_service, stop_service, wait_for
+from tests.integration.conftest import (ddb_client, ddb_env, needs_local_process, scan_all, start_service,
+                                        stop_service, wait_for)
 
 MEMBERS = 3000
 BANNED = {f"f{i:05d}" for i in range(0, MEMBERS, 97)}
@@ -31,6 +32,7 @@ PREFIX = "it-faults"
 
 @pytest.fixture(scope="module")
 def faulty_service(dynamodb_local):
+    needs_local_process()
     env = ddb_env(dynamodb_local, PREFIX)
     env.update({"NOTIFICATIONS_FAULTS": json.dumps(FAULTS), "FANOUT_CHUNK_SIZE": "100"})
     svc = start_service(env)
