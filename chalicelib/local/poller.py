@@ -56,6 +56,7 @@ class StreamPoller:
         self._thread: threading.Thread | None = None
         self._iterators: dict[str, str | None] = {}
         self._done_shards: set[str] = set()
+        self._last_seq: dict[str, str] = {}
         self.stream_arn = ""
         self.invocations = 0
 
@@ -94,8 +95,14 @@ class StreamPoller:
             shard_id = shard["ShardId"]
             if shard_id in self._iterators or shard_id in self._done_shards:
                 continue
-            self._iterators[shard_id] = self._streams.get_shard_iterator(
-                StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+            self._iterators[shard_id] = self._fresh_iterator(shard_id)
+
+    def _fresh_iterator(self, shard_id: str) -> str:
+        """Just after the last record delivered from the shard, or its oldest record."""
+        last = self._last_seq.get(shard_id)
+        kwargs = ({"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": last} if last
+                  else {"ShardIteratorType": "TRIM_HORIZON"})
+        return self._streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard_id, **kwargs)["ShardIterator"]
 
     def _poll_shard(self, shard_id: str) -> bool:
         iterator = self._iterators.get(shard_id)
@@ -103,13 +110,24 @@ class StreamPoller:
             self._iterators.pop(shard_id, None)
             self._done_shards.add(shard_id)
             return False
-        response = self._streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
+        try:
+            response = self._streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
+        except self._streams.exceptions.ClientError as exc:
+            # DynamoDB Local answers TrimmedDataAccessException for a TRIM_HORIZON iterator taken while
+            # the shard was empty, once records arrive; AWS expires iterators after 15 minutes.
+            # Either way: take a new iterator from the last record delivered.
+            if exc.response.get("Error", {}).get("Code") not in ("TrimmedDataAccessException",
+                                                                 "ExpiredIteratorException"):
+                raise
+            self._iterators[shard_id] = self._fresh_iterator(shard_id)
+            return True
         records = response.get("Records", [])
         next_iterator = response.get("NextShardIterator")
         if not records:
             self._iterators[shard_id] = next_iterator
             return False
         self._deliver(records)
+        self._last_seq[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
         self._iterators[shard_id] = next_iterator
         return True
 

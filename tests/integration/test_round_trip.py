@@ -46,3 +46,12 @@ def test_broadcast_fans_out_through_local_stream(service):
     assert status["delivered"] == 3
     m2 = service.session(user="m2")
     assert m2.get(service.url("/v1/users/me/notifications/unread-count")).json() == {"unreadCount": 1}
+
+
+def test_default_make_dev_engine_still_serves(moto_service):
+    """`make dev` without options runs on the embedded moto server."""
+    srv = moto_service.session()
+    r = srv.post(moto_service.url("/v1/notifications"), json={"recipients": ["zed"], "type": "Ping", "message": "hi"})
+    assert r.status_code == 201, r.text
+    assert moto_service.session(user="zed").get(
+        moto_service.url("/v1/users/me/notifications/unread-count")).json() == {"unreadCount": 1}

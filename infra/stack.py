@@ -1,0 +1,261 @@
+"""The production stack: tables, the Chalice app, the fan-out event source mapping, IAM, alarms.
+
+Tables are built from `chalicelib.store.bootstrap.create_table_params`, itself built from each
+PynamoDB model's `describe_model`: the one definition the code, the local bootstrap and this
+stack share (tests/infra checks the synthesized template against it).
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+ROOT = Path(__file__).resolve().parents[1]
+
+STAGES: dict[str, dict[str, Any]] = {
+    "dev": {"prod": False, "rate": 50, "burst": 100},
+    "prod": {"prod": True, "rate": 500, "burst": 1000},
+}
+
+# Chalice's names for its functions in the packaged template.
+API_HANDLER = "APIHandler"
+FANOUT = "Fanout"
+AUTHORIZER = "Bearer"
+
+# What each function does to each table (IAM actions). TransactWriteItems has no IAM action of
+# its own: a transaction is authorized by the Put/Update/Delete/ConditionCheck actions it holds.
+READ = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:DescribeTable"]
+WRITE = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"]
+API_ACCESS = {
+    "inbox": READ + WRITE,
+    "counters": READ + WRITE,
+    "directory": READ + WRITE + ["dynamodb:BatchWriteItem"],
+    "broadcasts": READ + WRITE,
+    "idempotency": READ + WRITE,
+}
+FANOUT_ACCESS = {
+    "inbox": READ + ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"],
+    "counters": ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DescribeTable"],
+    "directory": READ,
+    "broadcasts": ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:DescribeTable"],
+}
+STREAM_READ = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+               "dynamodb:ListStreams"]
+
+# The records `chalicelib.streams.handle_broadcast_stream` acts on; Lambda drops the rest
+# (TTL REMOVEs, message bodies, finished jobs) before invoking it.
+FANOUT_FILTER = {
+    "eventName": ["INSERT", "MODIFY"],
+    "dynamodb": {"NewImage": {"kind": {"S": ["broadcast", "readall"]},
+                              "status": {"S": ["queued", "running"]}}},
+}
+
+UNAUTHORIZED_TEMPLATE = '{"error":"unauthorized","message":"$context.error.messageString"}'
+
+
+def table_specs(prefix: str) -> dict[str, dict[str, Any]]:
+    """kind -> CreateTable params (from the models), with the stage's table names."""
+    from chalicelib.store.base import all_models
+    from chalicelib.store.bootstrap import create_table_params
+    from chalicelib.store.base import describe_model
+
+    # `chalice package` leaves a packaged stage's environment (CDK tokens included) in os.environ.
+    saved = dict(os.environ)
+    os.environ.pop("TENANT_KEYS", None)
+    os.environ["TABLE_PREFIX"] = prefix
+    try:
+        specs = {}
+        for model in all_models():
+            params = create_table_params(model)
+            params["TimeToLiveAttribute"] = describe_model(model)["ttl_attribute"]
+            specs[model.Meta.table_kind] = params
+        return specs
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _lower(params: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """CreateTable's PascalCase keys to CloudFormation's camelCase property keys (L1 props)."""
+    def conv(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k[0].lower() + k[1:]: conv(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [conv(v) for v in value]
+        return value
+
+    return conv(params)
+
+
+class NotificationsStack(cdk.Stack):
+    def __init__(self, scope: Construct, stage: str, *, stage_name: str | None = None,
+                 tenant_keys_secret: str | None = None, alarm_email: str | None = None,
+                 source_dir: str | Path = ROOT, **kwargs: Any) -> None:
+        self.stage = stage_name or stage
+        config = STAGES[self.stage]
+        kwargs.setdefault("stack_name", f"notifications-{self.stage}")
+        kwargs.setdefault("description", f"Inbox notifications service ({self.stage})")
+        super().__init__(scope, stage, **kwargs)  # the construct id is the Chalice stage name
+        prod = config["prod"]
+        self.prefix = f"notifications-{self.stage}"
+
+        # ---- tables --------------------------------------------------------------------------
+        self.tables: dict[str, dynamodb.CfnTable] = {}
+        for kind, params in table_specs(self.prefix).items():
+            ttl = params.pop("TimeToLiveAttribute")
+            props: dict[str, Any] = {
+                "table_name": params["TableName"],
+                "key_schema": _lower(params["KeySchema"]),
+                "attribute_definitions": _lower(params["AttributeDefinitions"]),
+                "billing_mode": params["BillingMode"],
+                "global_secondary_indexes": _lower(params.get("GlobalSecondaryIndexes")) or None,
+                "local_secondary_indexes": _lower(params.get("LocalSecondaryIndexes")) or None,
+                "stream_specification": ({"streamViewType": params["StreamSpecification"]["StreamViewType"]}
+                                         if "StreamSpecification" in params else None),
+                "time_to_live_specification": ({"attributeName": ttl, "enabled": True} if ttl else None),
+                "sse_specification": {"sseEnabled": True},
+                "point_in_time_recovery_specification": {"pointInTimeRecoveryEnabled": prod},
+                "deletion_protection_enabled": prod,
+            }
+            table = dynamodb.CfnTable(self, f"Table{kind.capitalize()}", **props)
+            table.apply_removal_policy(cdk.RemovalPolicy.RETAIN if prod else cdk.RemovalPolicy.DESTROY)
+            self.tables[kind] = table
+
+        # ---- roles (least privilege; Chalice's own policy generation is off) -------------------
+        basic = iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaBasicExecutionRole")
+        principal = iam.ServicePrincipal("lambda.amazonaws.com")
+        self.api_role = iam.Role(self, "ApiRole", assumed_by=principal, managed_policies=[basic],
+                                 description="API handler: the five tables and their indexes")
+        self.fanout_role = iam.Role(self, "FanoutRole", assumed_by=principal, managed_policies=[basic],
+                                    description="Broadcast fan-out: broadcasts stream, inbox/counters writes")
+        self.authorizer_role = iam.Role(self, "AuthorizerRole", assumed_by=principal, managed_policies=[basic],
+                                        description="Token authorizer: logs only")
+        self._grant(self.api_role, API_ACCESS)
+        self._grant(self.fanout_role, FANOUT_ACCESS)
+        self.fanout_role.add_to_policy(iam.PolicyStatement(
+            actions=STREAM_READ, resources=[self.tables["broadcasts"].attr_stream_arn]))
+
+        # ---- configuration -----------------------------------------------------------------------
+        secret_name = tenant_keys_secret or f"notifications/{self.stage}/tenant-keys"
+        secret = secretsmanager.Secret.from_secret_name_v2(self, "TenantKeys", secret_name)
+        environment = {
+            "TABLE_PREFIX": self.prefix,
+            "LOG_LEVEL": "INFO",
+            "ALLOW_DEV_KEYS": "false",
+            # A CloudFormation dynamic reference: resolved at deploy time, never in the template.
+            "TENANT_KEYS": secret.secret_value.unsafe_unwrap(),
+        }
+        for kind, table in self.tables.items():
+            environment[f"TABLE_{kind.upper()}"] = table.ref  # informative; the code derives names from the prefix
+
+        # ---- the Chalice app ------------------------------------------------------------------------
+        from chalice.cdk import Chalice
+
+        self.chalice = Chalice(self, "App", source_dir=str(source_dir), stage_config={
+            "environment_variables": environment,
+            "manage_iam_role": False,
+            "iam_role_arn": self.api_role.role_arn,
+            "api_gateway_stage": "api",
+        })
+        self.chalice.get_resource(FANOUT).add_property_override("Role", self.fanout_role.role_arn)
+        self.chalice.get_resource(AUTHORIZER).add_property_override("Role", self.authorizer_role.role_arn)
+        self.chalice.get_resource(AUTHORIZER).add_property_override("Environment.Variables", environment)
+
+        # API Gateway: stage throttling, and JSON 401s when the gateway refuses before the authorizer.
+        rest_api = self.chalice.get_resource("RestAPI")
+        rest_api.add_property_override("MethodSettings", [{
+            "ResourcePath": "/*", "HttpMethod": "*",
+            "ThrottlingRateLimit": config["rate"], "ThrottlingBurstLimit": config["burst"],
+            "MetricsEnabled": True,
+        }])
+        for response_type, status in (("UNAUTHORIZED", "401"), ("ACCESS_DENIED", "403")):
+            message = "a bearer token is required" if status == "401" else "$context.error.messageString"
+            apigw.CfnGatewayResponse(
+                self, f"GatewayResponse{response_type.title().replace('_', '')}",
+                rest_api_id=rest_api.ref, response_type=response_type, status_code=status,
+                response_parameters={"gatewayresponse.header.Content-Type": "'application/json'"},
+                response_templates={"application/json": json.dumps(
+                    {"error": "unauthorized" if status == "401" else "forbidden", "message": message})})
+
+        # ---- fan-out: the broadcasts stream -> the fan-out function ----------------------------------
+        self.failures = sqs.Queue(self, "FanoutFailures", retention_period=cdk.Duration.days(14),
+                                  encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True)
+        self.failures.grant_send_messages(self.fanout_role)
+        # chalice.get_function() imports the function without its role, and the on-failure
+        # destination must grant that role sqs:SendMessage: re-import it with the role we gave it.
+        fanout = lambda_.Function.from_function_attributes(
+            self, "FanoutFunction", function_arn=self.chalice.get_function(FANOUT).function_arn,
+            role=self.fanout_role, same_environment=True)
+        self.mapping = lambda_.EventSourceMapping(
+            self, "FanoutStream", target=fanout,
+            event_source_arn=self.tables["broadcasts"].attr_stream_arn,
+            starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+            batch_size=10, max_batching_window=cdk.Duration.seconds(1),
+            bisect_batch_on_error=True, retry_attempts=5, max_record_age=cdk.Duration.hours(6),
+            report_batch_item_failures=True, parallelization_factor=1,
+            on_failure=sources.SqsDlq(self.failures),
+            filters=[{"pattern": json.dumps(FANOUT_FILTER)}],
+        )
+        # The role must hold its stream permissions before Lambda validates the mapping.
+        self.mapping.node.add_dependency(self.fanout_role)
+
+        # ---- alarms -----------------------------------------------------------------------------------
+        self.alarm_topic = sns.Topic(self, "Alarms", display_name=f"notifications-{self.stage} alarms")
+        if alarm_email:
+            self.alarm_topic.add_subscription(subs.EmailSubscription(alarm_email))
+        action = cw_actions.SnsAction(self.alarm_topic)
+        fanout_name = self.chalice.get_resource(FANOUT).ref
+        api_name = self.chalice.get_resource(API_HANDLER).ref
+
+        def alarm(cid: str, metric: cw.Metric, threshold: float, description: str, periods: int = 1) -> cw.Alarm:
+            a = cw.Alarm(self, cid, metric=metric, threshold=threshold, evaluation_periods=periods,
+                         comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                         treat_missing_data=cw.TreatMissingData.NOT_BREACHING, alarm_description=description)
+            a.add_alarm_action(action)
+            return a
+
+        def fn_metric(name: str, function: str, stat: str = "Sum") -> cw.Metric:
+            return cw.Metric(namespace="AWS/Lambda", metric_name=name, dimensions_map={"FunctionName": function},
+                             statistic=stat, period=cdk.Duration.minutes(1))
+
+        alarm("FanoutIteratorAge", fn_metric("IteratorAge", fanout_name, "Maximum"), 300_000,
+              "Broadcast fan-out is more than 5 minutes behind the stream", periods=3)
+        alarm("FanoutFailuresQueued", self.failures.metric_approximate_number_of_messages_visible(
+            period=cdk.Duration.minutes(1), statistic="Maximum"), 1,
+              "Stream records were given up on (see the on-failure queue)")
+        for label, name in (("Fanout", fanout_name), ("Api", api_name)):
+            alarm(f"{label}Errors", fn_metric("Errors", name), 1, f"{label} function errors", periods=2)
+            alarm(f"{label}Throttles", fn_metric("Throttles", name), 1, f"{label} function throttled")
+        for kind in ("inbox", "counters", "broadcasts"):
+            metric = cw.Metric(namespace="AWS/DynamoDB", metric_name="WriteThrottleEvents",
+                               dimensions_map={"TableName": self.tables[kind].ref}, statistic="Sum",
+                               period=cdk.Duration.minutes(1))
+            alarm(f"Table{kind.capitalize()}WriteThrottles", metric, 10, f"{kind} table write throttling",
+                  periods=3)
+
+        cdk.CfnOutput(self, "ApiUrl", value=cdk.Fn.sub(
+            "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api/",
+            {"RestAPI": rest_api.ref}))
+        cdk.CfnOutput(self, "FailureQueueUrl", value=self.failures.queue_url)
+        cdk.CfnOutput(self, "TablePrefix", value=self.prefix)
+
+    def _grant(self, role: iam.Role, access: dict[str, list[str]]) -> None:
+        for kind, actions in access.items():
+            arn = self.tables[kind].attr_arn
+            role.add_to_policy(iam.PolicyStatement(actions=sorted(set(actions)),
+                                                   resources=[arn, f"{arn}/index/*"]))
