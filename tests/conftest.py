@@ -8,6 +8,7 @@ os.environ.update({
     "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
 })
+os.environ["FANOUT_PARALLELISM"] = "1"  # moto in-process: transactions are not thread-safe
 os.environ["TABLE_PREFIX"] = "notifications-dev"  # what the dev stage sets during test-client calls
 os.environ["TENANT_KEYS"] = json.dumps({"dev": "dev-signing-key-change-me-0123456789abcdef",
                                         "acme": "acme-key-0123456789abcdef0123456789",

@@ -11,6 +11,8 @@ so a retry never resets what a member already read.
 from __future__ import annotations
 
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Callable, Iterable
 
@@ -33,17 +35,26 @@ def ttl_datetime(epoch_seconds: int | None) -> datetime | None:
 
 
 def write_new(items: Iterable[InboxItem]) -> dict[str, bool]:
-    """Write each item unless it exists. Returns pk -> True (written now) / False (was there)."""
-    outcome: dict[str, bool] = {}
-    batch: list[InboxItem] = []
-    per_transaction = get_settings().transaction_max_actions // 2  # a put and a counter update each
+    """Write each item unless it exists. Returns pk -> True (written now) / False (was there).
+
+    Transactions touch disjoint recipients, so they run concurrently (FANOUT_PARALLELISM)."""
+    settings = get_settings()
+    per_transaction = settings.transaction_max_actions // 2  # a put and a counter update each
+    batches: list[list[InboxItem]] = []
     for item in items:
-        batch.append(item)
-        if len(batch) == per_transaction:
+        if not batches or len(batches[-1]) == per_transaction:
+            batches.append([])
+        batches[-1].append(item)
+    outcome: dict[str, bool] = {}
+    workers = min(settings.fanout_parallelism, len(batches))
+    if workers <= 1:
+        for batch in batches:
             outcome.update(_write_batch(batch))
-            batch = []
-    if batch:
-        outcome.update(_write_batch(batch))
+        return outcome
+    # Workers carry the caller's thread name (e.g. the stream poller's) for logs and fault tests.
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=threading.current_thread().name) as pool:
+        for result in pool.map(_write_batch, batches):
+            outcome.update(result)
     return outcome
 
 

@@ -105,6 +105,7 @@ def run(host: str = "127.0.0.1", port: int | None = None, stage: str = "dev") ->
     elif not os.environ.get("DYNAMODB_ENDPOINT"):
         embedded, endpoint = start_embedded_dynamodb()
         os.environ["DYNAMODB_ENDPOINT"] = endpoint
+        os.environ.setdefault("FANOUT_PARALLELISM", "1")  # moto's transactions are not thread-safe
         engine = f"embedded DynamoDB (moto) at {endpoint}"
     else:
         engine = f"DynamoDB at {os.environ['DYNAMODB_ENDPOINT']}"
