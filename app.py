@@ -5,7 +5,7 @@ from chalicelib.api.gateway import authorize
 from chalicelib.api.http import BODY_TYPES, make_view
 from chalicelib.api.routes import all_routes
 from chalicelib.logs import configure_logging
-from chalicelib.streams import handle_broadcast_stream
+from chalicelib.streams import handle_broadcast_stream, handle_inbox_stream
 
 configure_logging()
 app = Chalice(app_name="inbox-notifications")
@@ -25,3 +25,9 @@ for _route in all_routes():
 def fanout(event, context):
     """Wired to the broadcasts table's stream by infra/ (partial batch failures enabled)."""
     return handle_broadcast_stream(event)
+
+
+@app.lambda_function(name="expiry")
+def expiry(event, context):
+    """Wired to the inbox table's stream by infra/ (TTL deletions only): keeps counters exact."""
+    return handle_inbox_stream(event)

@@ -1,17 +1,36 @@
 """Lambda-shaped DynamoDB stream events in, partial batch failures out.
 
-The deployed Lambda, the local poller and the tests all call `handle_broadcast_stream`.
+The deployed Lambdas, the local poller and the tests all call these functions.
 """
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Callable
 
+from chalicelib.domain.expiry import settle_expired
 from chalicelib.domain.fanout import process_image
 from chalicelib.store.broadcasts import BroadcastItem
 
 log = logging.getLogger(__name__)
 
+TTL_PRINCIPAL = "dynamodb.amazonaws.com"
+
+
+def _run(records: list[dict[str, Any]], act: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """Process records in order; on the first failure report it and every later record,
+    so the event source resumes from there (ReportBatchItemFailures)."""
+    for position, record in enumerate(records):
+        try:
+            act(record)
+        except Exception:  # noqa: BLE001 - the event source retries from this record
+            log.exception("stream record failed")
+            return {"batchItemFailures": [
+                {"itemIdentifier": r.get("dynamodb", {}).get("SequenceNumber")} for r in records[position:]
+            ]}
+    return {"batchItemFailures": []}
+
+
+# ---- broadcasts stream → fan-out --------------------------------------------------------------
 
 def _relevant(record: dict[str, Any]) -> bool:
     if record.get("eventName") not in ("INSERT", "MODIFY"):
@@ -26,18 +45,31 @@ def _relevant(record: dict[str, Any]) -> bool:
         new.get("status", {}).get("S") in ("queued", "running")
 
 
+def _fan_out(record: dict[str, Any]) -> None:
+    if _relevant(record):
+        outcome = process_image(BroadcastItem.from_raw_data(record["dynamodb"]["NewImage"]))
+        log.debug("record %s: %s", record.get("dynamodb", {}).get("SequenceNumber"), outcome)
+
+
 def handle_broadcast_stream(event: dict[str, Any]) -> dict[str, Any]:
-    """Process records in order; on the first failure report it and every later record,
-    so the event source resumes from there (ReportBatchItemFailures)."""
-    records = event.get("Records", [])
-    for position, record in enumerate(records):
-        try:
-            if _relevant(record):
-                outcome = process_image(BroadcastItem.from_raw_data(record["dynamodb"]["NewImage"]))
-                log.debug("record %s: %s", record.get("dynamodb", {}).get("SequenceNumber"), outcome)
-        except Exception:  # noqa: BLE001 - the event source retries from this record
-            log.exception("stream record failed")
-            return {"batchItemFailures": [
-                {"itemIdentifier": r.get("dynamodb", {}).get("SequenceNumber")} for r in records[position:]
-            ]}
-    return {"batchItemFailures": []}
+    return _run(event.get("Records", []), _fan_out)
+
+
+# ---- inbox stream → counters of TTL-expired notifications ----------------------------------------
+
+def is_ttl_expiry(record: dict[str, Any]) -> bool:
+    """A REMOVE made by DynamoDB's TTL process (not a user's delete) of a notification item."""
+    identity = record.get("userIdentity") or {}
+    old = record.get("dynamodb", {}).get("OldImage") or {}
+    return (record.get("eventName") == "REMOVE" and identity.get("type") == "Service"
+            and identity.get("principalId") == TTL_PRINCIPAL and "act" in old)
+
+
+def _settle(record: dict[str, Any]) -> None:
+    if is_ttl_expiry(record):
+        old = record["dynamodb"]["OldImage"]
+        settle_expired(old["pk"]["S"], old["sk"]["S"], was_unread="unr" in old)
+
+
+def handle_inbox_stream(event: dict[str, Any]) -> dict[str, Any]:
+    return _run(event.get("Records", []), _settle)

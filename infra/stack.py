@@ -35,6 +35,7 @@ STAGES: dict[str, dict[str, Any]] = {
 # Chalice's names for its functions in the packaged template.
 API_HANDLER = "APIHandler"
 FANOUT = "Fanout"
+EXPIRY = "Expiry"
 AUTHORIZER = "Bearer"
 
 # What each function does to each table (IAM actions). TransactWriteItems has no IAM action of
@@ -54,6 +55,11 @@ FANOUT_ACCESS = {
     "directory": READ,
     "broadcasts": ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:DescribeTable"],
 }
+EXPIRY_ACCESS = {
+    # a conditional tombstone and the counter update, in one transaction
+    "counters": ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem",
+                 "dynamodb:DescribeTable"],
+}
 STREAM_READ = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
                "dynamodb:ListStreams"]
 
@@ -63,6 +69,12 @@ FANOUT_FILTER = {
     "eventName": ["INSERT", "MODIFY"],
     "dynamodb": {"NewImage": {"kind": {"S": ["broadcast", "readall"]},
                               "status": {"S": ["queued", "running"]}}},
+}
+
+# The records `chalicelib.streams.handle_inbox_stream` acts on: TTL deletions only.
+EXPIRY_FILTER = {
+    "eventName": ["REMOVE"],
+    "userIdentity": {"type": ["Service"], "principalId": ["dynamodb.amazonaws.com"]},
 }
 
 UNAUTHORIZED_TEMPLATE = '{"error":"unauthorized","message":"$context.error.messageString"}'
@@ -143,10 +155,15 @@ class NotificationsStack(cdk.Stack):
                                  description="API handler: the five tables and their indexes")
         self.fanout_role = iam.Role(self, "FanoutRole", assumed_by=principal, managed_policies=[basic],
                                     description="Broadcast fan-out: broadcasts stream, inbox/counters writes")
+        self.expiry_role = iam.Role(self, "ExpiryRole", assumed_by=principal, managed_policies=[basic],
+                                    description="TTL expiry: inbox stream, counters writes")
         self.authorizer_role = iam.Role(self, "AuthorizerRole", assumed_by=principal, managed_policies=[basic],
                                         description="Token authorizer: logs only")
         self._grant(self.api_role, API_ACCESS)
         self._grant(self.fanout_role, FANOUT_ACCESS)
+        self._grant(self.expiry_role, EXPIRY_ACCESS)
+        self.expiry_role.add_to_policy(iam.PolicyStatement(
+            actions=STREAM_READ, resources=[self.tables["inbox"].attr_stream_arn]))
         self.fanout_role.add_to_policy(iam.PolicyStatement(
             actions=STREAM_READ, resources=[self.tables["broadcasts"].attr_stream_arn]))
 
@@ -173,6 +190,7 @@ class NotificationsStack(cdk.Stack):
             "api_gateway_stage": "api",
         })
         self.chalice.get_resource(FANOUT).add_property_override("Role", self.fanout_role.role_arn)
+        self.chalice.get_resource(EXPIRY).add_property_override("Role", self.expiry_role.role_arn)
         self.chalice.get_resource(AUTHORIZER).add_property_override("Role", self.authorizer_role.role_arn)
         self.chalice.get_resource(AUTHORIZER).add_property_override("Environment.Variables", environment)
 
@@ -214,6 +232,25 @@ class NotificationsStack(cdk.Stack):
         # The role must hold its stream permissions before Lambda validates the mapping.
         self.mapping.node.add_dependency(self.fanout_role)
 
+        # ---- expiry: TTL deletions on the inbox stream -> counters ------------------------------------
+        self.expiry_failures = sqs.Queue(self, "ExpiryFailures", retention_period=cdk.Duration.days(14),
+                                         encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True)
+        self.expiry_failures.grant_send_messages(self.expiry_role)
+        expiry = lambda_.Function.from_function_attributes(
+            self, "ExpiryFunction", function_arn=self.chalice.get_function(EXPIRY).function_arn,
+            role=self.expiry_role, same_environment=True)
+        self.expiry_mapping = lambda_.EventSourceMapping(
+            self, "ExpiryStream", target=expiry,
+            event_source_arn=self.tables["inbox"].attr_stream_arn,
+            starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+            batch_size=100, max_batching_window=cdk.Duration.seconds(5),
+            bisect_batch_on_error=True, retry_attempts=10, max_record_age=cdk.Duration.hours(24),
+            report_batch_item_failures=True,
+            on_failure=sources.SqsDlq(self.expiry_failures),
+            filters=[{"pattern": json.dumps(EXPIRY_FILTER)}],
+        )
+        self.expiry_mapping.node.add_dependency(self.expiry_role)
+
         # ---- alarms -----------------------------------------------------------------------------------
         self.alarm_topic = sns.Topic(self, "Alarms", display_name=f"notifications-{self.stage} alarms")
         if alarm_email:
@@ -238,7 +275,11 @@ class NotificationsStack(cdk.Stack):
         alarm("FanoutFailuresQueued", self.failures.metric_approximate_number_of_messages_visible(
             period=cdk.Duration.minutes(1), statistic="Maximum"), 1,
               "Stream records were given up on (see the on-failure queue)")
-        for label, name in (("Fanout", fanout_name), ("Api", api_name)):
+        alarm("ExpiryFailuresQueued", self.expiry_failures.metric_approximate_number_of_messages_visible(
+            period=cdk.Duration.minutes(1), statistic="Maximum"), 1,
+              "TTL expiries were not taken off the counters (see the expiry on-failure queue)")
+        expiry_name = self.chalice.get_resource(EXPIRY).ref
+        for label, name in (("Fanout", fanout_name), ("Api", api_name), ("Expiry", expiry_name)):
             alarm(f"{label}Errors", fn_metric("Errors", name), 1, f"{label} function errors", periods=2)
             alarm(f"{label}Throttles", fn_metric("Throttles", name), 1, f"{label} function throttled")
         for kind in ("inbox", "counters", "broadcasts"):

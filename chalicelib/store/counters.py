@@ -5,7 +5,7 @@ read state, so it stays exact under retries and duplicate delivery.
 """
 from __future__ import annotations
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
 
 from chalicelib.store.base import BaseModel, lazy_meta
 
@@ -16,6 +16,12 @@ class Counter(BaseModel):
     pk = UnicodeAttribute(hash_key=True)
     unread = NumberAttribute(default=0)
     total = NumberAttribute(default=0)  # notifications in the inbox (for page counts)
+    expires = TTLAttribute(null=True)  # only on expiry tombstones (`<inbox pk>#expired#<sk>`)
+
+
+def tombstone_key(inbox_pk: str, sk: str) -> str:
+    """Marks that an expired notification was already taken off its inbox's counters."""
+    return f"{inbox_pk}#expired#{sk}"
 
 
 def unread_count(pk: str) -> int:

@@ -72,6 +72,8 @@ def tenant_shards(tenant: str) -> list[str]:
 
 class InboxItem(BaseModel):
     Meta = lazy_meta("inbox")
+    # TTL deletions arrive here; the expiry handler takes expired items off the counters.
+    Meta.stream_view_type = "OLD_IMAGE"
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)

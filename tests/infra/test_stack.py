@@ -78,7 +78,7 @@ def test_prod_tables_are_retained(templates):
 
 def test_functions_get_table_prefix_and_secret_backed_keys(templates):
     functions = _resources(templates["prod"], "AWS::Serverless::Function")
-    assert set(functions) == {"APIHandler", "Fanout", "Bearer"}
+    assert set(functions) == {"APIHandler", "Fanout", "Expiry", "Bearer"}
     for name, fn in functions.items():
         env = fn["Properties"]["Environment"]["Variables"]
         assert env["TABLE_PREFIX"] == "notifications-prod", name
@@ -102,10 +102,42 @@ def test_event_source_mapping(templates):
                                                                           "Arn"]}}},
         "FilterCriteria": {"Filters": [{"Pattern": Match.any_value()}]},
     })
-    mapping = next(iter(_resources(templates["prod"], "AWS::Lambda::EventSourceMapping").values()))["Properties"]
+    mapping = _mapping(templates["prod"], "TableBroadcasts")
     assert 0 < mapping["MaximumRetryAttempts"] <= 10
     assert 60 <= mapping["MaximumRecordAgeInSeconds"] <= 24 * 3600
     assert "Fanout" in json.dumps(mapping["FunctionName"])
+
+
+def _mapping(template, table_logical_id: str) -> dict:
+    """The event source mapping reading `table_logical_id`'s stream."""
+    found = [m["Properties"] for m in _resources(template, "AWS::Lambda::EventSourceMapping").values()
+             if json.dumps(m["Properties"]["EventSourceArn"]).count(table_logical_id)]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_expiry_mapping_passes_exactly_ttl_deletions(templates):
+    from chalicelib.streams import is_ttl_expiry
+
+    mapping = _mapping(templates["prod"], "TableInbox")
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["BisectBatchOnFunctionError"] is True
+    assert "ExpiryFailures" in json.dumps(mapping["DestinationConfig"])
+    assert "Expiry" in json.dumps(mapping["FunctionName"])
+    pattern = json.loads(mapping["FilterCriteria"]["Filters"][0]["Pattern"])
+    old = {"pk": {"S": "t#u"}, "sk": {"S": "01J"}, "act": {"S": "01J"}}
+    ttl = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+    for record, wanted in (
+        ({"eventName": "REMOVE", "userIdentity": ttl, "dynamodb": {"OldImage": old}}, True),
+        ({"eventName": "REMOVE", "dynamodb": {"OldImage": old}}, False),  # a user's delete
+        ({"eventName": "INSERT", "dynamodb": {"NewImage": old}}, False),
+    ):
+        assert _matches(pattern, record) == wanted
+        assert is_ttl_expiry(record) == wanted
+    statements = _statements(templates["prod"], "ExpiryRole")
+    actions = _table_actions(statements)
+    assert set(actions) == {"counters", "counters/index", "inbox:stream"}, actions
+    assert "dynamodb:DeleteItem" not in actions["counters"]
 
 
 def _matches(pattern, value) -> bool:
@@ -138,7 +170,7 @@ def _record(event: str, kind: str | None, status: str | None, old: dict | None =
 def test_filter_passes_exactly_what_the_handler_acts_on(templates, record):
     from chalicelib.streams import _relevant
 
-    mapping = next(iter(_resources(templates["prod"], "AWS::Lambda::EventSourceMapping").values()))["Properties"]
+    mapping = _mapping(templates["prod"], "TableBroadcasts")
     pattern = json.loads(mapping["FilterCriteria"]["Filters"][0]["Pattern"])
     assert _matches(pattern, record) == _relevant(record)
 
@@ -150,7 +182,7 @@ def test_a_no_op_modify_passes_the_filter_and_the_handler_ignores_it(templates):
 
     record = _record("MODIFY", "broadcast", "running")
     record["dynamodb"]["OldImage"] = dict(record["dynamodb"]["NewImage"])
-    mapping = next(iter(_resources(templates["prod"], "AWS::Lambda::EventSourceMapping").values()))["Properties"]
+    mapping = _mapping(templates["prod"], "TableBroadcasts")
     assert _matches(json.loads(mapping["FilterCriteria"]["Filters"][0]["Pattern"]), record)
     assert not _relevant(record)
 
