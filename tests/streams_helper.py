@@ -1,10 +1,10 @@
 """Drive the broadcast fan-out in unit tests (moto in-process has no stream poller).
 
-Reads the broadcasts table's stream the way `chalicelib.local.poller` does (describe_stream,
-get_shard_iterator, get_records), converts each record with `to_lambda_record` and hands the
-batch to `chalicelib.streams.handle_broadcast_stream`, the same function Lambda runs. Each
-processed chunk writes the broadcast item again, which is a new stream record, so `drain()`
-keeps reading until a round brings no new records.
+Reads the broadcasts table's stream the way `chalicelib.local.poller` does, converts each
+record with `to_lambda_record` and hands batches to `chalicelib.streams.handle_broadcast_stream`,
+the function Lambda runs. Each processed chunk writes the broadcast item again (a new record),
+so `drain()` reads until the stream is quiet. It can also re-deliver batches (at-least-once)
+and retries partial failures from the first failed record, as the event source mapping does.
 
     from tests.streams_helper import fanout  # noqa: F401  (a pytest fixture)
 
@@ -14,7 +14,7 @@ keeps reading until a round brings no new records.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import boto3
 import pytest
@@ -25,61 +25,75 @@ from chalicelib.settings import get_settings
 from chalicelib.streams import handle_broadcast_stream
 
 
-class FanoutDriver:
-    """Reads new stream records since the last drain and runs the fan-out handler on them."""
-
-    def __init__(self) -> None:
-        settings = get_settings()
-        self.region = settings.region
-        self._ddb = boto3.client("dynamodb", region_name=self.region)
+class StreamDriver:
+    def __init__(self, handler: Callable[[dict[str, Any]], dict[str, Any]] = handle_broadcast_stream):
+        s = get_settings()
+        self.handler = handler
+        ddb = boto3.client("dynamodb", region_name=s.region)
+        self.arn = ddb.describe_table(TableName=s.table_name("broadcasts"))["Table"]["LatestStreamArn"]
         # Recent botocore sends stream calls to an account-based host
         # (<account>.streams-ddb.<region>.amazonaws.com) that moto's in-process mock does not
         # route; the classic regional host is what moto serves.
-        self._streams = boto3.client("dynamodbstreams", region_name=self.region,
-                                     config=Config(account_id_endpoint_mode="disabled"))
-        self.stream_arn = self._ddb.describe_table(
-            TableName=settings.table_name("broadcasts"))["Table"]["LatestStreamArn"]
-        self._iterators: dict[str, str | None] = {}
-        self.batches: list[dict[str, Any]] = []  # every handler result, for assertions
+        self.streams = boto3.client("dynamodbstreams", region_name=s.region,
+                                    config=Config(account_id_endpoint_mode="disabled"))
+        self.iterators: dict[str, str | None] = {}
+        self.invocations = 0
+        self.delivered_records = 0
 
-    def _discover(self) -> None:
-        shards = self._streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"].get("Shards", [])
+    def _fetch(self, limit: int) -> list[tuple[str, list[dict[str, Any]], str | None]]:
+        shards = self.streams.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"]
+        out = []
         for shard in shards:
-            if shard["ShardId"] not in self._iterators:
-                self._iterators[shard["ShardId"]] = self._streams.get_shard_iterator(
-                    StreamArn=self.stream_arn, ShardId=shard["ShardId"],
-                    ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+            sid = shard["ShardId"]
+            if sid not in self.iterators:
+                self.iterators[sid] = self.streams.get_shard_iterator(
+                    StreamArn=self.arn, ShardId=sid, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+            it = self.iterators[sid]
+            if it is None:
+                continue
+            resp = self.streams.get_records(ShardIterator=it, Limit=limit)
+            out.append((sid, resp.get("Records", []), resp.get("NextShardIterator")))
+        return out
 
-    def _read(self) -> list[dict[str, Any]]:
-        self._discover()
-        records: list[dict[str, Any]] = []
-        for shard_id, iterator in list(self._iterators.items()):
-            while iterator:
-                response = self._streams.get_records(ShardIterator=iterator, Limit=1000)
-                got = response.get("Records", [])
-                iterator = response.get("NextShardIterator")
-                self._iterators[shard_id] = iterator
-                records.extend(got)
-                if not got:
-                    break
-        return records
+    def drain(self, batch_size: int = 10, max_rounds: int = 100000, duplicate_every: int = 0,
+              max_retries: int = 50) -> int:
+        """Deliver every record until the stream is quiet. `duplicate_every=n` re-delivers every
+        n-th batch a second time (at-least-once delivery). Returns invocations."""
+        rounds = 0
+        while rounds < max_rounds:
+            rounds += 1
+            batches = self._fetch(batch_size)
+            if not any(records for _, records, _ in batches):
+                return self.invocations
+            for sid, records, next_it in batches:
+                if not records:
+                    self.iterators[sid] = next_it
+                    continue
+                batch = [to_lambda_record(r, self.arn, "us-east-1") for r in records]
+                self._deliver(batch, max_retries)
+                if duplicate_every and self.invocations % duplicate_every == 0:
+                    self._deliver(batch, max_retries)
+                self.iterators[sid] = next_it
+        raise AssertionError("stream did not go quiet")
 
-    def drain(self, max_rounds: int = 100) -> int:
-        """Process records until the stream is quiet; returns how many records were handled."""
-        handled = 0
-        for _ in range(max_rounds):
-            records = self._read()
-            if not records:
-                return handled
-            batch = [to_lambda_record(r, self.stream_arn, self.region) for r in records]
-            result = handle_broadcast_stream({"Records": batch})
-            self.batches.append(result)
-            assert result == {"batchItemFailures": []}, result
-            handled += len(records)
-        raise AssertionError(f"stream still busy after {max_rounds} rounds")
+    def _deliver(self, batch: list[dict[str, Any]], max_retries: int) -> None:
+        attempts = 0
+        while batch:
+            self.invocations += 1
+            self.delivered_records += len(batch)
+            try:
+                failures = [f["itemIdentifier"] for f in self.handler({"Records": batch})["batchItemFailures"]]
+            except Exception:  # noqa: BLE001 - a crashed invocation: the whole batch again
+                failures = [batch[0]["dynamodb"]["SequenceNumber"]]
+            if not failures:
+                return
+            attempts += 1
+            assert attempts <= max_retries, "record kept failing"
+            seqs = [r["dynamodb"]["SequenceNumber"] for r in batch]
+            batch = batch[min(seqs.index(f) for f in failures):]
 
 
 @pytest.fixture
-def fanout(client) -> FanoutDriver:
+def fanout(client) -> StreamDriver:
     """A stream driver bound to the current test's moto tables (needs the `client` fixture)."""
-    return FanoutDriver()
+    return StreamDriver()

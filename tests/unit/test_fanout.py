@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 from chalicelib.domain import delivery
 from chalicelib.store.counters import Counter
 from chalicelib.store.inbox import InboxItem
-from tests.unit.stream_driver import StreamDriver
+from tests.streams_helper import StreamDriver
 
 
 def add_members(server, kind: str, owner: str, users, role: str, **extra):
