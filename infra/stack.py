@@ -210,46 +210,13 @@ class NotificationsStack(cdk.Stack):
                 response_templates={"application/json": json.dumps(
                     {"error": "unauthorized" if status == "401" else "forbidden", "message": message})})
 
-        # ---- fan-out: the broadcasts stream -> the fan-out function ----------------------------------
-        self.failures = sqs.Queue(self, "FanoutFailures", retention_period=cdk.Duration.days(14),
-                                  encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True)
-        self.failures.grant_send_messages(self.fanout_role)
-        # chalice.get_function() imports the function without its role, and the on-failure
-        # destination must grant that role sqs:SendMessage: re-import it with the role we gave it.
-        fanout = lambda_.Function.from_function_attributes(
-            self, "FanoutFunction", function_arn=self.chalice.get_function(FANOUT).function_arn,
-            role=self.fanout_role, same_environment=True)
-        self.mapping = lambda_.EventSourceMapping(
-            self, "FanoutStream", target=fanout,
-            event_source_arn=self.tables["broadcasts"].attr_stream_arn,
-            starting_position=lambda_.StartingPosition.TRIM_HORIZON,
-            batch_size=10, max_batching_window=cdk.Duration.seconds(1),
-            bisect_batch_on_error=True, retry_attempts=5, max_record_age=cdk.Duration.hours(6),
-            report_batch_item_failures=True, parallelization_factor=1,
-            on_failure=sources.SqsDlq(self.failures),
-            filters=[{"pattern": json.dumps(FANOUT_FILTER)}],
-        )
-        # The role must hold its stream permissions before Lambda validates the mapping.
-        self.mapping.node.add_dependency(self.fanout_role)
-
-        # ---- expiry: TTL deletions on the inbox stream -> counters ------------------------------------
-        self.expiry_failures = sqs.Queue(self, "ExpiryFailures", retention_period=cdk.Duration.days(14),
-                                         encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True)
-        self.expiry_failures.grant_send_messages(self.expiry_role)
-        expiry = lambda_.Function.from_function_attributes(
-            self, "ExpiryFunction", function_arn=self.chalice.get_function(EXPIRY).function_arn,
-            role=self.expiry_role, same_environment=True)
-        self.expiry_mapping = lambda_.EventSourceMapping(
-            self, "ExpiryStream", target=expiry,
-            event_source_arn=self.tables["inbox"].attr_stream_arn,
-            starting_position=lambda_.StartingPosition.TRIM_HORIZON,
-            batch_size=100, max_batching_window=cdk.Duration.seconds(5),
-            bisect_batch_on_error=True, retry_attempts=10, max_record_age=cdk.Duration.hours(24),
-            report_batch_item_failures=True,
-            on_failure=sources.SqsDlq(self.expiry_failures),
-            filters=[{"pattern": json.dumps(EXPIRY_FILTER)}],
-        )
-        self.expiry_mapping.node.add_dependency(self.expiry_role)
+        # ---- stream consumers: broadcasts -> fan-out, inbox TTL deletions -> expiry ---------------------
+        self.failures, self.mapping = self._stream_consumer(
+            "Fanout", FANOUT, self.fanout_role, "broadcasts", FANOUT_FILTER, batch_size=10,
+            window_s=1, retries=5, max_age=cdk.Duration.hours(6))
+        self.expiry_failures, self.expiry_mapping = self._stream_consumer(
+            "Expiry", EXPIRY, self.expiry_role, "inbox", EXPIRY_FILTER, batch_size=100,
+            window_s=5, retries=10, max_age=cdk.Duration.hours(24))
 
         # ---- alarms -----------------------------------------------------------------------------------
         self.alarm_topic = sns.Topic(self, "Alarms", display_name=f"notifications-{self.stage} alarms")
@@ -294,6 +261,30 @@ class NotificationsStack(cdk.Stack):
             {"RestAPI": rest_api.ref}))
         cdk.CfnOutput(self, "FailureQueueUrl", value=self.failures.queue_url)
         cdk.CfnOutput(self, "TablePrefix", value=self.prefix)
+
+    def _stream_consumer(self, label: str, function: str, role: iam.Role, table: str, pattern: dict, *,
+                         batch_size: int, window_s: int, retries: int, max_age: cdk.Duration):
+        """A stream -> function mapping with partial batch failures, bisect, bounded retries, a
+        maximum record age, a filter and an SQS on-failure destination."""
+        failures = sqs.Queue(self, f"{label}Failures", retention_period=cdk.Duration.days(14),
+                             encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True)
+        failures.grant_send_messages(role)
+        # chalice.get_function() imports the function without its role, and the on-failure
+        # destination must grant that role sqs:SendMessage: re-import it with the role we gave it.
+        target = lambda_.Function.from_function_attributes(
+            self, f"{label}Function", function_arn=self.chalice.get_function(function).function_arn,
+            role=role, same_environment=True)
+        mapping = lambda_.EventSourceMapping(
+            self, f"{label}Stream", target=target, event_source_arn=self.tables[table].attr_stream_arn,
+            starting_position=lambda_.StartingPosition.TRIM_HORIZON, batch_size=batch_size,
+            max_batching_window=cdk.Duration.seconds(window_s), bisect_batch_on_error=True,
+            retry_attempts=retries, max_record_age=max_age, report_batch_item_failures=True,
+            parallelization_factor=1, on_failure=sources.SqsDlq(failures),
+            filters=[{"pattern": json.dumps(pattern)}],
+        )
+        # The role must hold its stream permissions before Lambda validates the mapping.
+        mapping.node.add_dependency(role)
+        return failures, mapping
 
     def _grant(self, role: iam.Role, access: dict[str, list[str]]) -> None:
         for kind, actions in access.items():
