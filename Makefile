@@ -67,7 +67,7 @@ synth: install-infra
 	$(BIN)/cfn-lint $(CDK_OUTDIR)/*.template.json
 	@echo "templates: $$(ls $(CDK_OUTDIR)/*.template.json)"
 
-bench: install
+bench: install dynamodb-local
 	$(BIN)/python bench/run_all.py
 
 clean:

@@ -39,6 +39,7 @@ def start_engine(prefer: str | None = None):
 
     server, endpoint = start_embedded_dynamodb()
     os.environ["DYNAMODB_ENDPOINT"] = endpoint
+    os.environ["FANOUT_PARALLELISM"] = "1"  # moto's transactions are not thread-safe
     return server.stop, "moto server"
 
 
