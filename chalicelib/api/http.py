@@ -182,9 +182,13 @@ def parse_time(value: str | None, field_name: str) -> int | None:
     text = value.strip()
     try:
         number = float(text)
-        return int(number * 1000) if number < 1e11 else int(number)
     except ValueError:
         pass
+    else:
+        if number != number or number in (float("inf"), float("-inf")):  # nan, inf, 1e400
+            raise InvalidInput("invalid_time", f"{field_name} must be an ISO 8601 time or epoch seconds",
+                               field_name)
+        return int(number * 1000) if number < 1e11 else int(number)
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
