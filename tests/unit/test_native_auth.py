@@ -221,3 +221,21 @@ def test_random_and_huge_ids_are_404(as_user, server):
             r = api.get(f"/v1/notifications/{nid}")
             assert r.status_code == 404, (nid, r.status_code, r.body)
             assert r.data["error"] == "notification_not_found"
+
+
+def test_forged_id_of_an_internal_item_is_404(server, as_user):
+    """An id built by hand for the aggregation pointer (same partition) must not expose or change it."""
+    from chalicelib import ids
+    from chalicelib.store.inbox import group_sk
+
+    server.post("/v1/notifications", {"recipients": ["bob"], "type": "T", "message": "x", "groupKey": "g"})
+    forged = ids.notification_id("bob", group_sk("g"))
+    bob = as_user("bob")
+    assert bob.get(f"/v1/notifications/{forged}").status_code == 404
+    assert bob.patch(f"/v1/notifications/{forged}", {"read": False}).status_code == 404
+    assert bob.delete(f"/v1/notifications/{forged}").status_code == 404
+    assert bob.post("/v1/users/me/notifications/read", {"ids": [forged]}).data["marked"] == 0
+    assert bob.get("/v1/users/me/notifications/unread-count").data == {"unreadCount": 1}
+    # the pointer still works: the next send aggregates
+    r = server.post("/v1/notifications", {"recipients": ["bob"], "type": "T", "message": "y", "groupKey": "g"})
+    assert r.data["notifications"][0]["aggregated"] is True
