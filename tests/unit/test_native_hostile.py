@@ -71,3 +71,19 @@ def test_storable_extreme_numbers_round_trip(server):
                                              "metadata": md}).status_code == 201
     got = server.get("/v1/users/bob/notifications").data["notifications"][0]["metadata"]
     assert got == md
+
+
+@pytest.mark.parametrize("ct", ["application/octet-stream", "multipart/form-data", ""])
+def test_unsupported_content_type_is_415_not_500(server, ct):
+    # Chalice refuses these before our view runs, in its own shape ({"Code", "Message"}).
+    r = server.post("/v1/notifications", '{"recipients":["bob"],"type":"T","message":"x"}',
+                    headers={"Content-Type": ct})
+    assert r.status_code == 415
+    assert server.get("/v1/users/bob/notifications/unread-count").data == {"unreadCount": 0}
+
+
+@pytest.mark.parametrize("ct", ["application/json; charset=utf-8", "APPLICATION/JSON", "text/plain"])
+def test_json_content_types_are_accepted(server, ct):
+    r = server.post("/v1/notifications", '{"recipients":["bob"],"type":"T","message":"x"}',
+                    headers={"Content-Type": ct})
+    assert r.status_code == 201, r.body
