@@ -167,3 +167,15 @@ def test_openapi_lists_every_route(client):
 def test_unknown_route_is_not_a_500(server):
     r = server.get("/v1/nothing-here")
     assert r.status_code in (403, 404)
+
+
+@pytest.mark.parametrize("method,suffix,payload", [
+    ("get", "/notifications", None), ("get", "/notifications/unread-count", None), ("get", "/settings", None),
+    ("put", "/settings", {"minPriority": "high"}), ("post", "/notifications/read", {"all": True}),
+    ("get", "", None),
+])
+def test_server_naming_an_impossible_user_is_400(server, method, suffix, payload):
+    path = "/v1/users/" + "x" * 5000 + suffix
+    r = getattr(server, method)(path, body=payload) if payload is not None else getattr(server, method)(path)
+    assert r.status_code == 400, (path[-30:], r.status_code, r.body[:200])
+    assert r.data["error"] == "invalid_user_id" and r.data["field"] == "userId"
