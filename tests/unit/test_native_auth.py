@@ -234,8 +234,21 @@ def test_forged_id_of_an_internal_item_is_404(server, as_user):
     assert bob.get(f"/v1/notifications/{forged}").status_code == 404
     assert bob.patch(f"/v1/notifications/{forged}", {"read": False}).status_code == 404
     assert bob.delete(f"/v1/notifications/{forged}").status_code == 404
-    assert bob.post("/v1/users/me/notifications/read", {"ids": [forged]}).data["marked"] == 0
+    assert bob.post("/v1/users/me/notifications/read", {"ids": [forged]}).status_code == 404
     assert bob.get("/v1/users/me/notifications/unread-count").data == {"unreadCount": 1}
     # the pointer still works: the next send aggregates
     r = server.post("/v1/notifications", {"recipients": ["bob"], "type": "T", "message": "y", "groupKey": "g"})
     assert r.data["notifications"][0]["aggregated"] is True
+
+
+def test_hand_built_ids_with_impossible_keys_are_404(server, as_user):
+    """Sort keys are ULIDs and user ids at most 256 characters; DynamoDB refuses keys over 1 KB
+    (moto does not), so such ids must be refused before the store."""
+    from chalicelib import ids
+
+    for user, sk in [("bob", "A" * 1100), ("u" * 1400, "01ARZ3NDEKTSV4RRFFQ69G5FAV"), ("bob", "not-a-ulid")]:
+        nid = ids.notification_id(user, sk)
+        assert server.get(f"/v1/notifications/{nid}").status_code == 404
+        assert server.patch(f"/v1/notifications/{nid}", {"read": True}).status_code == 404
+        r = as_user("bob").post("/v1/users/me/notifications/read", {"ids": [nid]})
+        assert r.status_code == 404 and r.data["field"] == "ids", r.body
