@@ -74,6 +74,6 @@ def broadcast_id(owner: str, sk: str) -> str:
 
 def parse_broadcast_id(value: str) -> tuple[str, str] | None:
     parts = decode(value, 3)
-    if not parts or parts[0] != "b":
+    if not parts or parts[0] != "b" or len(parts[1]) > MAX_USER + 16 or not _ULID.match(parts[2]):
         return None
     return parts[1], parts[2]
