@@ -293,7 +293,8 @@ def member_routes(kind: str) -> list[Route]:
         caller = call.require_caller()
         caller.require_server(f"managing {noun}")
         owner_kind, owner_id = _owner(call, kind)
-        if not directory.delete_membership(caller.tenant, owner_kind, owner_id, call.params["userId"]):
+        user = check_user_id(call.params["userId"], "userId")
+        if not directory.delete_membership(caller.tenant, owner_kind, owner_id, user):
             raise_not_member()
         return empty_response(204)
 
