@@ -179,3 +179,16 @@ def test_server_naming_an_impossible_user_is_400(server, method, suffix, payload
     r = getattr(server, method)(path, body=payload) if payload is not None else getattr(server, method)(path)
     assert r.status_code == 400, (path[-30:], r.status_code, r.body[:200])
     assert r.data["error"] == "invalid_user_id" and r.data["field"] == "userId"
+
+
+def test_delete_member_validates_the_user_id(server):
+    r = server.delete("/v1/organizations/o1/members/" + "x" * 5000)
+    assert r.status_code == 400 and r.data["error"] == "invalid_user_id" and r.data["field"] == "userId"
+
+
+def test_hand_built_broadcast_ids_with_impossible_keys_are_404(server):
+    from chalicelib import ids
+
+    for owner, sk in [("org#o1", "A" * 1100), ("org#" + "o" * 2000, "01ARZ3NDEKTSV4RRFFQ69G5FAV")]:
+        r = server.get(f"/v1/broadcasts/{ids.broadcast_id(owner, sk)}")
+        assert r.status_code == 404 and r.data["error"] == "broadcast_not_found"
