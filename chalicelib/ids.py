@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 
 from ulid import ULID
 
@@ -54,9 +55,15 @@ def notification_id(user: str, sk: str) -> str:
     return encode("n", user, sk)
 
 
+_ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+MAX_USER = 256
+
+
 def parse_notification_id(value: str) -> tuple[str, str] | None:
+    """Every inbox sort key is a ULID and every user id at most 256 characters: a hand-built id
+    outside that never reaches DynamoDB (keys over its size limits are a ValidationException there)."""
     parts = decode(value, 3)
-    if not parts or parts[0] != "n":
+    if not parts or parts[0] != "n" or len(parts[1]) > MAX_USER or not _ULID.match(parts[2]):
         return None
     return parts[1], parts[2]
 
@@ -67,6 +74,6 @@ def broadcast_id(owner: str, sk: str) -> str:
 
 def parse_broadcast_id(value: str) -> tuple[str, str] | None:
     parts = decode(value, 3)
-    if not parts or parts[0] != "b":
+    if not parts or parts[0] != "b" or len(parts[1]) > MAX_USER + 16 or not _ULID.match(parts[2]):
         return None
     return parts[1], parts[2]

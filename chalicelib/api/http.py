@@ -112,6 +112,45 @@ def empty_response(status: int = 204) -> Response:
     return Response(body="", status_code=status, headers={})
 
 
+_SCALAR_TAGS = {"str", "int", "float", "bool", "list", "dict", "none"}
+
+
+def _model_names(model: type[BaseModel], seen: set[str] | None = None) -> set[str]:
+    """Names of the models reachable from `model`'s fields (pydantic uses them as union tags in `loc`)."""
+    import typing
+
+    seen = seen if seen is not None else set()
+
+    def walk(tp: Any) -> None:
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            if tp.__name__ not in seen:
+                seen.add(tp.__name__)
+                for f in tp.model_fields.values():
+                    walk(f.annotation)
+            return
+        for arg in typing.get_args(tp):
+            walk(arg)
+
+    for f in model.model_fields.values():
+        walk(f.annotation)
+    return seen
+
+
+def _field_path(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """pydantic's error location as the client's field path: no list indices, and no union-member tags
+    (`expiresAt.str`, `attachment.UrlAttachment.url`, `metadata.a.bool`) that name our types, not theirs."""
+    names = _model_names(model)
+    out = []
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            continue
+        text = str(part)
+        if i > 0 and (text in _SCALAR_TAGS or text in names or "[" in text):
+            continue
+        out.append(text)
+    return out
+
+
 def parse(model: type[M], data: Any, field_names: Mapping[str, str] | None = None) -> M:
     """Validate with pydantic; the first error becomes a 400 naming the field and the rule."""
     if not isinstance(data, dict):
@@ -120,8 +159,9 @@ def parse(model: type[M], data: Any, field_names: Mapping[str, str] | None = Non
         return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"]) or "body"
-        top = str(first["loc"][0]) if first["loc"] else "body"
+        path = _field_path(model, first["loc"])
+        loc = ".".join(path) or "body"
+        top = path[0] if path else "body"
         shown = (field_names or {}).get(top, loc)
         message = first["msg"]
         if first["type"] == "extra_forbidden":
@@ -142,9 +182,13 @@ def parse_time(value: str | None, field_name: str) -> int | None:
     text = value.strip()
     try:
         number = float(text)
-        return int(number * 1000) if number < 1e11 else int(number)
     except ValueError:
         pass
+    else:
+        if number != number or number in (float("inf"), float("-inf")):  # nan, inf, 1e400
+            raise InvalidInput("invalid_time", f"{field_name} must be an ISO 8601 time or epoch seconds",
+                               field_name)
+        return int(number * 1000) if number < 1e11 else int(number)
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:

@@ -14,7 +14,7 @@ from chalicelib.domain import directory, idempotency, inbox, jobs, sending
 from chalicelib.ids import new_ulid
 from chalicelib.domain.errors import DomainError, InvalidInput
 from chalicelib.domain.model import Audience, Content, Notification, Priority, Profile, UserSettings
-from chalicelib.domain.rules import check_flat_map, check_owner_id, check_user_id, check_url
+from chalicelib.domain.rules import _CONTROL, check_flat_map, check_owner_id, check_user_id, check_url
 
 
 def error_response(exc: DomainError, status: int) -> Response:
@@ -234,8 +234,9 @@ def put_user_settings(call: Call) -> Response:
     user = caller.resolve_user(call.params["userId"])
     req = parse(s.SettingsBody, call.json())
     for t in req.mutedTypes:
-        if not t or len(t) > 50:
-            raise InvalidInput("invalid_type", "mutedTypes entries must be 1-50 characters", "mutedTypes")
+        if not t or len(t) > 50 or _CONTROL.search(t):
+            raise InvalidInput("invalid_type", "mutedTypes entries must be 1-50 characters without control "
+                                               "characters", "mutedTypes")
     saved = directory.put_settings(caller.tenant, user, UserSettings(req.mutedTypes,
                                                                      _priority(req.minPriority, "minPriority")))
     return json_response(settings_view(saved))
@@ -292,7 +293,8 @@ def member_routes(kind: str) -> list[Route]:
         caller = call.require_caller()
         caller.require_server(f"managing {noun}")
         owner_kind, owner_id = _owner(call, kind)
-        if not directory.delete_membership(caller.tenant, owner_kind, owner_id, call.params["userId"]):
+        user = check_user_id(call.params["userId"], "userId")
+        if not directory.delete_membership(caller.tenant, owner_kind, owner_id, user):
             raise_not_member()
         return empty_response(204)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 Scalar = Union[StrictStr, int, float, StrictBool]
 
@@ -43,7 +43,7 @@ class SendRequest(Strict):
     attachment: UrlAttachment | MessageAttachment | None = None
     extraClassnames: StrictStr | None = None
     groupKey: StrictStr | None = Field(None, description="Aggregate into the unread notification with this key")
-    expiresAt: StrictStr | int | None = Field(None, description="ISO 8601 or epoch seconds")
+    expiresAt: StrictStr | StrictInt | None = Field(None, description="ISO 8601 or epoch seconds")
     resourceUri: StrictStr | None = None
 
 
@@ -120,7 +120,7 @@ class ReadPatch(Strict):
 class MarkReadRequest(Strict):
     ids: list[StrictStr] | None = Field(None, min_length=1, max_length=1000)
     all: StrictBool | None = None
-    before: StrictStr | int | None = None
+    before: StrictStr | StrictInt | None = None
 
 
 class MarkReadResponse(BaseModel):

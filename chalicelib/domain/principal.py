@@ -33,6 +33,10 @@ class Caller:
             return self.user
         if self.user is not None and user_id != self.user:
             raise Forbidden("forbidden", "a user token may only access its own inbox", "userId")
+        if self.user is None:  # a server names the user: the id must be one we could have stored
+            from chalicelib.domain.rules import check_user_id
+
+            check_user_id(user_id, "userId")
         return user_id
 
     def require_server(self, what: str) -> None:

@@ -94,8 +94,9 @@ def check_flat_map(value: dict[str, Any] | None, field: str) -> dict[str, Any]:
         if not isinstance(key, str) or not key or len(key) > MAX_MAP_KEY:
             raise InvalidInput("invalid_map", f"{field} keys must be 1-{MAX_MAP_KEY} character strings", field)
         if isinstance(item, bool) or isinstance(item, (int, float)):
-            if isinstance(item, float) and item != item:
-                raise InvalidInput("invalid_map", f"{field}.{key} must be a finite number", field)
+            if not isinstance(item, bool) and not _storable_number(item):
+                raise InvalidInput("invalid_map", f"{field}.{key} must be a finite number DynamoDB can store "
+                                                  "(at most 38 digits, magnitude 1e-130 to 1e125)", field)
             continue
         if isinstance(item, str):
             if len(item) > MAX_MAP_STRING:
@@ -104,6 +105,15 @@ def check_flat_map(value: dict[str, Any] | None, field: str) -> dict[str, Any]:
             continue
         raise InvalidInput("invalid_map", f"{field}.{key} must be a string, number or boolean (flat object)", field)
     return value
+
+
+def _storable_number(value: int | float) -> bool:
+    """DynamoDB numbers: 38 significant digits, magnitude 1e-130..9.99e125; never NaN or infinity."""
+    import math
+
+    if isinstance(value, int):
+        return abs(value) < 10 ** 38
+    return math.isfinite(value) and (value == 0 or 1e-130 <= abs(value) < 1e125)
 
 
 def check_template(value: str | None, field: str = "template") -> str | None:

@@ -140,7 +140,7 @@ def _aggregate(tenant: str, recipient: str, content: Content, sk: str, result: S
     actions = [InboxItem.act.set(sk), InboxItem.unr.set(sk)]
     if content.actor:
         try:
-            current = InboxItem.get(pk, target, consistent_read=True, attributes_to_get=["senders"])
+            current = InboxItem.get(pk, target, consistent_read=True, attributes_to_get=["pk", "sk", "senders"])
         except InboxItem.DoesNotExist:
             return False
         if content.actor not in (current.senders or []):
