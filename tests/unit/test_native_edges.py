@@ -75,9 +75,9 @@ def test_html_and_header_for_plain_message(server):
 import pytest  # noqa: E402
 
 
-@pytest.mark.xfail(strict=True, reason="unread counter is never decremented when an unread item expires (reads "
-                                       "filter expired items, TTL deletion has no handler); needs an inbox-stream "
-                                       "TTL handler or an expiry-aware count")
+@pytest.mark.xfail(strict=True, reason="between expiresAt and DynamoDB's TTL deletion the unread count still "
+                                       "includes the item; the expiry Lambda (inbox stream) corrects the counter "
+                                       "when TTL deletes it (tests/unit/test_expiry.py). moto never deletes.")
 def test_expired_unread_item_leaves_the_unread_count(server, as_user):
     server.post(SEND, {"recipients": ["bob"], "type": "T", "message": "x", "expiresAt": int(time.time()) + 1})
     time.sleep(2.1)

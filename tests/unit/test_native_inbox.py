@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.unit.stream_driver import StreamDriver
+from tests.streams_helper import StreamDriver
 
 SEND = "/v1/notifications"
 LIST = "/v1/users/me/notifications"
