@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from typing import Any
 from urllib.parse import unquote
@@ -160,13 +161,48 @@ def list_query(call: Call) -> inbox.ListQuery:
     )
 
 
+def _etag(version: int, call: Call, with_query: bool) -> str:
+    """A weak ETag from the inbox's change counter, bound to the inbox (tenant and user, so a
+    shared browser cache never answers one user with another's list) and the query string."""
+    caller = call.require_caller()
+    scope = [caller.tenant, caller.resolve_user(call.params["userId"])]
+    if with_query:
+        scope.append(json.dumps(sorted(call.query.items()), separators=(",", ":")))
+    digest = hashlib.sha256("\x1f".join(scope).encode()).hexdigest()[:16]
+    return f'W/"v{version}-{digest}"'
+
+
+PRIVATE = {"Cache-Control": "private, no-cache", "Vary": "Authorization"}
+
+
+def _unchanged(call: Call, etag: str) -> Response | None:
+    """304 when the client's If-None-Match names the current ETag: polling costs one GetItem."""
+    header = call.header("If-None-Match")
+    if header and (header.strip() == "*" or etag in [t.strip() for t in header.split(",")]):
+        return Response(body="", status_code=304, headers={"ETag": etag, **PRIVATE})
+    return None
+
+
 def list_notifications(call: Call) -> Response:
-    page = inbox.list_page(call.require_caller(), call.params["userId"], list_query(call))
-    return json_response({"notifications": [notification_view(n) for n in page.items], "cursor": page.cursor})
+    caller = call.require_caller()
+    query = list_query(call)
+    etag = _etag(inbox.inbox_version(caller, call.params["userId"]), call, with_query=True)
+    cached = _unchanged(call, etag)
+    if cached is not None:
+        return cached
+    page = inbox.list_page(caller, call.params["userId"], query)
+    return json_response({"notifications": [notification_view(n) for n in page.items], "cursor": page.cursor},
+                         headers={"ETag": etag, **PRIVATE})
 
 
 def unread_count(call: Call) -> Response:
-    return json_response({"unreadCount": inbox.unread_count(call.require_caller(), call.params["userId"])})
+    caller = call.require_caller()
+    etag = _etag(inbox.inbox_version(caller, call.params["userId"]), call, with_query=False)
+    cached = _unchanged(call, etag)
+    if cached is not None:
+        return cached
+    return json_response({"unreadCount": inbox.unread_count(caller, call.params["userId"])},
+                         headers={"ETag": etag, **PRIVATE})
 
 
 def mark_read(call: Call) -> Response:
@@ -350,14 +386,15 @@ def routes() -> list[Route]:
         Route("/v1/notifications/{id}", "DELETE", delete_notification, "delete_notification",
               "Delete a notification", "Notifications", e, success_status=204),
         Route("/v1/users/{userId}/notifications", "GET", list_notifications, "list_notifications",
-              "A page of an inbox, newest first ('me' means the caller)", "Inbox", e,
+              "A page of an inbox, newest first ('me' means the caller). Sends an ETag; "
+              "If-None-Match with it answers 304 until the inbox changes (one read)", "Inbox", e,
               response_model=s.NotificationPage,
               query_params=[("limit", "1..100, default 20"), ("cursor", "opaque, from the previous page"),
                             ("status", "unread | read | all"), ("type", ""), ("priority", "low | medium | high"),
                             ("since", "ISO 8601 or epoch seconds"), ("before", "ISO 8601 or epoch seconds"),
                             ("filter", "URI-encoded JSON: metadata, location, organizationID")]),
         Route("/v1/users/{userId}/notifications/unread-count", "GET", unread_count, "unread_count",
-              "Exact unread count (one read)", "Inbox", e, response_model=s.UnreadCount),
+              "Exact unread count (one read); ETag / If-None-Match → 304", "Inbox", e, response_model=s.UnreadCount),
         Route("/v1/users/{userId}/notifications/read", "POST", mark_read, "mark_read",
               "Mark ids, everything, or everything before a time as read (202 when it continues in the "
               "background)", "Inbox", e, request_model=s.MarkReadRequest, response_model=s.MarkReadResponse),

@@ -86,7 +86,7 @@ def _commit(items: list[InboxItem]) -> None:
         with TransactWrite(connection=connection()) as tx:
             for item in items:
                 tx.save(item, condition=InboxItem.sk.does_not_exist())
-                tx.update(Counter(item.pk), actions=[Counter.unread.add(1), Counter.total.add(1)])
+                tx.update(Counter(item.pk), actions=[Counter.unread.add(1), Counter.total.add(1), Counter.version.add(1)])
 
     if commit_hook is not None:
         commit_hook(run)

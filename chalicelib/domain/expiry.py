@@ -19,7 +19,7 @@ TOMBSTONE_TTL = timedelta(days=2)  # longer than a stream record lives (24 h)
 
 def settle_expired(inbox_pk: str, sk: str, was_unread: bool) -> bool:
     """Take one TTL-deleted notification off its inbox's counters. False if already done."""
-    actions = [Counter.total.add(-1)] + ([Counter.unread.add(-1)] if was_unread else [])
+    actions = [Counter.total.add(-1), Counter.version.add(1)] + ([Counter.unread.add(-1)] if was_unread else [])
     marker = Counter(tombstone_key(inbox_pk, sk), expires=datetime.now(timezone.utc) + TOMBSTONE_TTL)
 
     def commit() -> None:

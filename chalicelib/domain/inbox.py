@@ -221,6 +221,11 @@ def hydrate(tenant: str, user: str, items: list[InboxItem]) -> list[Notification
     return out
 
 
+def inbox_version(caller: Caller, user_id: str) -> int:
+    """Changes so far to this inbox (sends, read state, deletions, aggregation, expiry)."""
+    return counters.version(inbox_key(caller.tenant, caller.resolve_user(user_id)))
+
+
 def unread_count(caller: Caller, user_id: str) -> int:
     user = caller.resolve_user(user_id)
     return counters.unread_count(inbox_key(caller.tenant, user))
@@ -269,7 +274,7 @@ def _commit_read_state(items: list[InboxItem], read: bool, now: int) -> None:
                 tx.update(InboxItem(item.pk, item.sk),
                           actions=[InboxItem.unr.set(item.act), InboxItem.read_at.remove()],
                           condition=InboxItem.act.exists() & InboxItem.unr.does_not_exist())
-        tx.update(Counter(items[0].pk), actions=[Counter.unread.add(-len(items) if read else len(items))])
+        tx.update(Counter(items[0].pk), actions=[Counter.unread.add(-len(items) if read else len(items)), Counter.version.add(1)])
 
 
 def mark_ids_read(caller: Caller, user_id: str, notification_ids: list[str]) -> int:
@@ -325,7 +330,7 @@ def _commit_delete(item: InboxItem) -> None:
     with TransactWrite(connection=connection()) as tx:
         if item.unr is not None:
             tx.delete(InboxItem(item.pk, item.sk), condition=InboxItem.unr.exists())
-            tx.update(Counter(item.pk), actions=[Counter.unread.add(-1), Counter.total.add(-1)])
+            tx.update(Counter(item.pk), actions=[Counter.unread.add(-1), Counter.total.add(-1), Counter.version.add(1)])
         else:
             tx.delete(InboxItem(item.pk, item.sk), condition=InboxItem.act.exists() & InboxItem.unr.does_not_exist())
-            tx.update(Counter(item.pk), actions=[Counter.total.add(-1)])
+            tx.update(Counter(item.pk), actions=[Counter.total.add(-1), Counter.version.add(1)])

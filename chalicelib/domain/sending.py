@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import time
 
-from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.exceptions import PutError, TransactWriteError
+from pynamodb.transactions import TransactWrite
 
 from chalicelib import ids
 from chalicelib.domain import directory, rules
@@ -15,7 +16,8 @@ from chalicelib.domain.principal import Caller
 from chalicelib.domain.templates import uses
 from chalicelib.settings import get_settings
 from chalicelib.store import broadcasts as broadcast_store
-from chalicelib.store.base import with_backoff
+from chalicelib.store.base import connection, with_backoff
+from chalicelib.store.counters import Counter
 from chalicelib.store.inbox import InboxItem, group_sk, inbox_key, tenant_shard
 
 
@@ -145,11 +147,17 @@ def _aggregate(tenant: str, recipient: str, content: Content, sk: str, result: S
             return False
         if content.actor not in (current.senders or []):
             actions.append(InboxItem.senders.set((InboxItem.senders | []).append([content.actor])))
+    def bump() -> None:
+        with TransactWrite(connection=connection()) as tx:
+            tx.update(InboxItem(pk, target), actions=actions,
+                      condition=InboxItem.unr.exists() & (InboxItem.act < sk))
+            tx.update(Counter(pk), actions=[Counter.version.add(1)])
+
     try:
-        InboxItem(pk, target).update(actions=actions,
-                                     condition=InboxItem.unr.exists() & (InboxItem.act < sk))
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
+        with_backoff(bump)
+    except TransactWriteError as exc:
+        reasons = exc.cancellation_reasons or []
+        if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
             return False
         raise
     result.ids[recipient] = ids.notification_id(recipient, target)

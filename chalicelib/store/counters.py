@@ -16,6 +16,7 @@ class Counter(BaseModel):
     pk = UnicodeAttribute(hash_key=True)
     unread = NumberAttribute(default=0)
     total = NumberAttribute(default=0)  # notifications in the inbox (for page counts)
+    version = NumberAttribute(default=0)  # bumped by every change to the inbox (ETags)
     expires = TTLAttribute(null=True)  # only on expiry tombstones (`<inbox pk>#expired#<sk>`)
 
 
@@ -30,6 +31,15 @@ def unread_count(pk: str) -> int:
     except Counter.DoesNotExist:
         return 0
     return max(0, int(item.unread or 0))
+
+
+def version(pk: str) -> int:
+    """How many changes the inbox has seen: an ETag that needs no Query to check."""
+    try:
+        item = Counter.get(pk, consistent_read=True, attributes_to_get=["version"])
+    except Counter.DoesNotExist:
+        return 0
+    return int(item.version or 0)
 
 
 def counts(pk: str) -> tuple[int, int]:
