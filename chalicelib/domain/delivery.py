@@ -20,7 +20,7 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.settings import get_settings
-from chalicelib.store.base import connection, is_throttle, with_backoff
+from chalicelib.store.base import connection, failed_conditions, with_backoff
 from chalicelib.store.counters import Counter
 from chalicelib.store.inbox import InboxItem
 
@@ -65,10 +65,7 @@ def _write_batch(items: list[InboxItem]) -> dict[str, bool]:
         try:
             with_backoff(lambda: _commit(pending))
         except TransactWriteError as exc:
-            if exc.cause_response_code != "TransactionCanceledException" or is_throttle(exc):
-                raise
-            reasons = exc.cancellation_reasons or []
-            exists = {i // 2 for i, r in enumerate(reasons) if r is not None and r.code == "ConditionalCheckFailed"}
+            exists = {i // 2 for i in failed_conditions(exc)}  # two actions per item
             if not exists:
                 raise
             for index in sorted(exists):

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.store.base import connection, is_throttle, with_backoff
+from chalicelib.store.base import connection, failed_conditions, with_backoff
 from chalicelib.store.counters import Counter, tombstone_key
 
 TOMBSTONE_TTL = timedelta(days=2)  # longer than a stream record lives (24 h)
@@ -30,9 +30,7 @@ def settle_expired(inbox_pk: str, sk: str, was_unread: bool) -> bool:
     try:
         with_backoff(commit)
     except TransactWriteError as exc:
-        reasons = exc.cancellation_reasons or []
-        if exc.cause_response_code == "TransactionCanceledException" and not is_throttle(exc) and reasons \
-                and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
+        if 0 in failed_conditions(exc):  # the tombstone exists: settled already
             return False
         raise
     return True

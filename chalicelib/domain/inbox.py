@@ -22,7 +22,7 @@ from chalicelib.domain.templates import render_header
 from chalicelib.settings import get_settings
 from chalicelib.store import broadcasts as broadcast_store
 from chalicelib.store import counters
-from chalicelib.store.base import connection, is_throttle, with_backoff
+from chalicelib.store.base import connection, failed_conditions, with_backoff
 from chalicelib.store.counters import Counter
 from chalicelib.store.inbox import InboxItem, inbox_key
 
@@ -253,10 +253,7 @@ def _transact_read_state(items: list[InboxItem], *, read: bool, now: int) -> int
             changed += len(pending)
             break
         except TransactWriteError as exc:
-            if exc.cause_response_code != "TransactionCanceledException" or is_throttle(exc):
-                raise
-            reasons = exc.cancellation_reasons or []
-            failed = {i for i, r in enumerate(reasons) if r is not None and r.code == "ConditionalCheckFailed"}
+            failed = failed_conditions(exc)
             if not failed:
                 raise
             pending = [it for i, it in enumerate(pending) if i not in failed]

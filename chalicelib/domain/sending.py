@@ -16,7 +16,7 @@ from chalicelib.domain.principal import Caller
 from chalicelib.domain.templates import uses
 from chalicelib.settings import get_settings
 from chalicelib.store import broadcasts as broadcast_store
-from chalicelib.store.base import connection, with_backoff
+from chalicelib.store.base import connection, failed_conditions, with_backoff
 from chalicelib.store.counters import Counter
 from chalicelib.store.inbox import InboxItem, group_sk, inbox_key, tenant_shard
 
@@ -156,8 +156,7 @@ def _aggregate(tenant: str, recipient: str, content: Content, sk: str, result: S
     try:
         with_backoff(bump)
     except TransactWriteError as exc:
-        reasons = exc.cancellation_reasons or []
-        if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
+        if 0 in failed_conditions(exc):  # no longer unread (or newer): start a new item
             return False
         raise
     result.ids[recipient] = ids.notification_id(recipient, target)

@@ -106,6 +106,15 @@ def is_throttle(exc: BaseException) -> bool:
     return False
 
 
+def failed_conditions(exc: BaseException) -> set[int]:
+    """Positions of the actions whose condition failed, when a TransactWriteItems was cancelled
+    for conditions; empty for throttling, conflicts and every other error."""
+    if error_code(exc) != "TransactionCanceledException" or is_throttle(exc):
+        return set()
+    reasons = getattr(exc, "cancellation_reasons", None) or []
+    return {i for i, r in enumerate(reasons) if r is not None and r.code == "ConditionalCheckFailed"}
+
+
 def with_backoff(call: Callable[[], T], *, attempts: int = 8, base: float = 0.05, cap: float = 2.0) -> T:
     """Run `call`, retrying throttling errors with full-jitter exponential backoff."""
     for attempt in range(attempts):
