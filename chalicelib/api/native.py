@@ -197,11 +197,12 @@ def list_notifications(call: Call) -> Response:
 
 def unread_count(call: Call) -> Response:
     caller = call.require_caller()
-    etag = _etag(inbox.inbox_version(caller, call.params["userId"]), call, with_query=False)
+    counts = inbox.inbox_counts(caller, call.params["userId"])  # count and ETag from one read
+    etag = _etag(counts.version, call, with_query=False)
     cached = _unchanged(call, etag)
     if cached is not None:
         return cached
-    return json_response({"unreadCount": inbox.unread_count(caller, call.params["userId"])},
+    return json_response({"unreadCount": counts.unread},
                          headers={"ETag": etag, **PRIVATE})
 
 

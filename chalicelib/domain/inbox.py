@@ -226,6 +226,11 @@ def inbox_version(caller: Caller, user_id: str) -> int:
     return counters.version(inbox_key(caller.tenant, caller.resolve_user(user_id)))
 
 
+def inbox_counts(caller: Caller, user_id: str) -> counters.InboxCounts:
+    """Unread, total and change counter of one inbox, in one read."""
+    return counters.read(inbox_key(caller.tenant, caller.resolve_user(user_id)))
+
+
 def unread_count(caller: Caller, user_id: str) -> int:
     user = caller.resolve_user(user_id)
     return counters.unread_count(inbox_key(caller.tenant, user))

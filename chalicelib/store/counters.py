@@ -5,6 +5,8 @@ read state, so it stays exact under retries and duplicate delivery.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
 
 from chalicelib.store.base import BaseModel, lazy_meta
@@ -25,27 +27,31 @@ def tombstone_key(inbox_pk: str, sk: str) -> str:
     return f"{inbox_pk}#expired#{sk}"
 
 
-def unread_count(pk: str) -> int:
+@dataclass(frozen=True)
+class InboxCounts:
+    unread: int
+    total: int
+    version: int  # how many changes the inbox has seen: an ETag that needs no Query to check
+
+
+def read(pk: str) -> InboxCounts:
+    """Every counter of one inbox, in one consistent GetItem."""
     try:
-        item = Counter.get(pk, consistent_read=True, attributes_to_get=["unread"])
+        item = Counter.get(pk, consistent_read=True)
     except Counter.DoesNotExist:
-        return 0
-    return max(0, int(item.unread or 0))
+        return InboxCounts(0, 0, 0)
+    return InboxCounts(max(0, int(item.unread or 0)), max(0, int(item.total or 0)), int(item.version or 0))
+
+
+def unread_count(pk: str) -> int:
+    return read(pk).unread
 
 
 def version(pk: str) -> int:
-    """How many changes the inbox has seen: an ETag that needs no Query to check."""
-    try:
-        item = Counter.get(pk, consistent_read=True, attributes_to_get=["version"])
-    except Counter.DoesNotExist:
-        return 0
-    return int(item.version or 0)
+    return read(pk).version
 
 
 def counts(pk: str) -> tuple[int, int]:
     """(unread, total) for one inbox, in one read."""
-    try:
-        item = Counter.get(pk, consistent_read=True)
-    except Counter.DoesNotExist:
-        return 0, 0
-    return max(0, int(item.unread or 0)), max(0, int(item.total or 0))
+    c = read(pk)
+    return c.unread, c.total
