@@ -16,6 +16,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib import ids
 from chalicelib.domain import directory
 from chalicelib.domain.errors import InvalidInput, NotFound
+from chalicelib.domain.markdown import render_html
 from chalicelib.domain.model import Content, Notification, Page, Priority
 from chalicelib.domain.principal import Caller
 from chalicelib.domain.templates import render_header
@@ -196,6 +197,8 @@ def hydrate(tenant: str, user: str, items: list[InboxItem]) -> list[Notification
     for item in items:
         body = item.body if item.body is not None else bodies.get(item.ref or "")
         content = Content.from_body(body or {"type": item.typ or "General"})
+        if content.html is None and content.message is not None:  # too large to store twice (sending._fit_item)
+            content.html = render_html(content.message)
         contents.append(content)
         wanted.update(item.senders or [])
         if content.actor:

@@ -21,6 +21,11 @@ MAX_MAP_STRING = 1024
 MAX_CLASSNAMES = 512
 MAX_GROUP_KEY = 256
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Control characters a Markdown message may not hold: C0 and DEL except tab, LF and CR. They have no
+# meaning in a message and each grows sixfold when stored as a JSON escape (65,536 NULs would need
+# more than DynamoDB's 400 KB item).
+_MESSAGE_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _ID = re.compile(r"^[A-Za-z0-9_.:@+\-]{1,128}$")
 
 
@@ -39,15 +44,20 @@ def check_type(value: str, field: str = "type") -> str:
 def check_message(value: str | None, field: str = "message") -> str | None:
     if value is None:
         return None
-    if len(value.encode("utf-8")) > MAX_MESSAGE_BYTES:
+    if len(value.encode("utf-8", "surrogatepass")) > MAX_MESSAGE_BYTES:
         raise TooLarge("message_too_large", f"{field} must be at most 64 KB ({MAX_MESSAGE_BYTES} bytes of UTF-8)", field)
+    bad = _MESSAGE_CONTROL.search(value)
+    if bad:
+        raise InvalidInput("invalid_message", f"{field} must not contain control characters (found U+"
+                                              f"{ord(bad.group()):04X} at character {bad.start()}); tab, line "
+                                              "feed and carriage return are allowed", field)
     return value
 
 
 def check_user_id(value: Any, field: str) -> str:
     if not isinstance(value, str) or not value:
         raise InvalidInput("invalid_user_id", f"{field} must be a non-empty string", field)
-    if len(value) > MAX_USER_ID or _CONTROL.search(value) or value != value.strip():
+    if len(value) > MAX_USER_ID or _CONTROL.search(value) or _SURROGATE.search(value) or value != value.strip():
         raise InvalidInput("invalid_user_id",
                            f"{field} must be at most {MAX_USER_ID} characters, without control characters "
                            "or surrounding spaces", field)

@@ -9,13 +9,14 @@ from pynamodb.transactions import TransactWrite
 from chalicelib import ids
 from chalicelib.domain import directory, rules
 from chalicelib.domain.delivery import ttl_datetime, write_new
-from chalicelib.domain.errors import Forbidden, InvalidInput
+from chalicelib.domain.errors import Forbidden, InvalidInput, TooLarge
 from chalicelib.domain.markdown import render_html
 from chalicelib.domain.model import Audience, Content, SendResult
 from chalicelib.domain.principal import Caller
 from chalicelib.domain.templates import uses
 from chalicelib.settings import get_settings
 from chalicelib.store import broadcasts as broadcast_store
+from chalicelib.store.attributes import ITEM_BUDGET, stored_size
 from chalicelib.store.base import connection, failed_conditions, with_backoff
 from chalicelib.store.counters import Counter
 from chalicelib.store.inbox import InboxItem, group_sk, inbox_key, tenant_shard
@@ -53,7 +54,22 @@ def prepare(caller: Caller, content: Content) -> Content:
         content.sender_application = caller.application
     if content.expires_at is None:
         content.expires_at = int(time.time()) + get_settings().retention_days * 86400
+    _fit_item(content)
     return content
+
+
+def _fit_item(content: Content) -> None:
+    """Keep a notification inside DynamoDB's 400 KB item. Its rendered HTML is dropped first (a
+    Markdown message of quotes or ampersands grows sixfold as HTML; reads render it again); what
+    still does not fit is refused, naming the limit, rather than failing the write with a 500."""
+    size = stored_size(content.body(), content.metadata, content.location)
+    if size > ITEM_BUDGET and content.html is not None:
+        content.html = None
+        size = stored_size(content.body(), content.metadata, content.location)
+    if size > ITEM_BUDGET:
+        raise TooLarge("notification_too_large",
+                       f"the notification would take {size} bytes stored (message, template, metadata, location "
+                       f"and attachment together); at most {ITEM_BUDGET} fit in one item", "message")
 
 
 def send(caller: Caller, audience: Audience, content: Content, *, sk: str | None = None) -> SendResult:

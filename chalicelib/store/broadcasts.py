@@ -9,8 +9,9 @@ Item kinds (attribute `kind`):
 """
 from __future__ import annotations
 
-from pynamodb.attributes import JSONAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
 
+from chalicelib.store.attributes import CompactJSONAttribute
 from chalicelib.store.base import BaseModel, lazy_meta
 
 KIND_BROADCAST = "broadcast"
@@ -36,7 +37,7 @@ class BroadcastItem(BaseModel):
     completed = NumberAttribute(null=True)
     error = UnicodeAttribute(null=True)
     attempts = NumberAttribute(default=0)
-    spec = JSONAttribute(null=True)  # what to deliver: body, type, priority, audience
+    spec = CompactJSONAttribute(null=True)  # what to deliver: body, type, priority, audience
     expires = TTLAttribute(null=True)
 
 

@@ -1,8 +1,9 @@
 """The idempotency table: the first result of a send, keyed by caller and Idempotency-Key."""
 from __future__ import annotations
 
-from pynamodb.attributes import JSONAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
 
+from chalicelib.store.attributes import CompactJSONAttribute
 from chalicelib.store.base import BaseModel, lazy_meta
 
 
@@ -12,7 +13,7 @@ class IdempotencyRecord(BaseModel):
     pk = UnicodeAttribute(hash_key=True)
     fingerprint = UnicodeAttribute()
     status = UnicodeAttribute()  # in_progress | done
-    response = JSONAttribute(null=True)
+    response = CompactJSONAttribute(null=True)
     ulid = UnicodeAttribute()  # the send's sort key, reused if a crashed attempt is retried
     started = NumberAttribute()
     expires = TTLAttribute(null=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from pynamodb.attributes import (
-    JSONAttribute,
     ListAttribute,
     MapAttribute,
     NumberAttribute,
@@ -21,6 +20,7 @@ from pynamodb.attributes import (
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, LocalSecondaryIndex
 
+from chalicelib.store.attributes import CompactJSONAttribute
 from chalicelib.store.base import BaseModel, lazy_meta
 
 GROUP_PREFIX = "g#"
@@ -89,7 +89,7 @@ class InboxItem(BaseModel):
     loc = MapAttribute(null=True)
     org = UnicodeAttribute(null=True)
     grp = UnicodeAttribute(null=True)
-    body = JSONAttribute(null=True)
+    body = CompactJSONAttribute(null=True)
     ref = UnicodeAttribute(null=True)
     bid = UnicodeAttribute(null=True)
     tsh = UnicodeAttribute(null=True)  # by_tenant index key (notifications only)
