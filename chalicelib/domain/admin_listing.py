@@ -41,7 +41,9 @@ ORDER_ATTRIBUTES = {
     "id": "id",
     "title": "title",
 }
-UNSUPPORTED_ORDER_ATTRIBUTES = ("visible", "anonymous", "score")
+# Accepted (the seed lists them) but equal for every notification: each one listed is visible, none is
+# anonymous (its senders are named) and none is scored. Ordering by them keeps the order they tie in.
+CONSTANT_ORDER_ATTRIBUTES = ("visible", "anonymous", "score")
 
 
 def is_admin(caller: Caller) -> bool:
@@ -81,16 +83,16 @@ def parse_order(text: str | None) -> list[tuple[str, bool]]:
             raise InvalidInput("invalid_order", f"order: cannot read {part.strip()!r}; use 'attribute [ASC|DESC]' "
                                                 "separated by commas", "order")
         name = words[0].lower()
-        if name in UNSUPPORTED_ORDER_ATTRIBUTES:
-            raise InvalidInput("invalid_order", f"order: notifications cannot be ordered by {words[0]!r}", "order")
-        if name not in ORDER_ATTRIBUTES:
+        if name not in ORDER_ATTRIBUTES and name not in CONSTANT_ORDER_ATTRIBUTES:
             raise InvalidInput("invalid_order", f"order: unknown attribute {words[0]!r}; accepted: "
-                                                f"{', '.join(ORDER_ATTRIBUTES)}", "order")
+                                                f"{', '.join([*ORDER_ATTRIBUTES, *CONSTANT_ORDER_ATTRIBUTES])}",
+                               "order")
         direction = words[1].upper() if len(words) == 2 else "ASC"
         if direction not in ("ASC", "DESC"):
             raise InvalidInput("invalid_order", f"order: direction must be ASC or DESC, not {words[1]!r}", "order")
-        out.append((name, direction == "ASC"))
-    return out
+        if name not in CONSTANT_ORDER_ATTRIBUTES:
+            out.append((name, direction == "ASC"))
+    return out or [("date_started", False)]
 
 
 def _range(q: AdminQuery) -> Condition | None:

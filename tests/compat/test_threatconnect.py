@@ -255,7 +255,7 @@ def test_organization_send_needs_administrator_role(server, org, as_user, role):
     put_user(server, "member")
     put_member(server, "org", ORG, "member", role)
     r = send(as_user("member"), base(recipients=..., isOrganization=True))
-    assert_failure(r, 401, "Organization Administrator")
+    assert_failure(r, 403, "Organization Administrator")
 
 
 def test_organization_role_is_case_insensitive(server, org, as_user, fanout):
@@ -267,12 +267,12 @@ def test_organization_role_is_case_insensitive(server, org, as_user, fanout):
 
 def test_organization_send_from_no_organization(server, as_user):
     put_user(server, "loner")
-    assert_failure(send(as_user("loner"), base(recipients=..., isOrganization=True)), 401)
+    assert_failure(send(as_user("loner"), base(recipients=..., isOrganization=True)), 403)
 
 
 def test_several_organizations_administrator_of_none(server, org, as_user):
     put_member(server, "org", "2002", "jsmith", "Sharing User")
-    assert_failure(send(as_user("jsmith"), base(recipients=..., isOrganization=True)), 401, "Administrator")
+    assert_failure(send(as_user("jsmith"), base(recipients=..., isOrganization=True)), 403, "Administrator")
 
 
 def test_several_organizations(server, org, as_user, fanout):
@@ -331,7 +331,7 @@ def test_community_send_allowed_roles(server, org, community, as_user, fanout, r
 
 def test_community_send_subscriber_refused(server, org, community, as_user):
     put_member(server, "com", community, "apiuser", "Subscriber")
-    assert_failure(send(org, base(recipients=..., ownerId=77)), 401, "Commenter")
+    assert_failure(send(org, base(recipients=..., ownerId=77)), 403, "Commenter")
 
 
 def test_community_send_non_member_refused(org, community):
@@ -349,6 +349,31 @@ def test_community_send_server_token(server, org, community, as_user, fanout):
     fanout.drain()
     assert len(inbox(as_user, "subscriber")) == 1
     assert inbox(as_user, "banned") == []
+
+
+def test_owner_id_of_own_organization_means_its_users(server, org, as_user, fanout):
+    # "ownerId: the owner whose users or members will receive": an organization's id means its users.
+    r = send(as_user("orgadmin"), base(recipients=..., ownerId=int(ORG)))
+    assert (r.status_code, r.data) == (200, {"status": "Success"}), r.data
+    fanout.drain()
+    assert len(inbox(as_user, "jsmith")) == 1
+    assert inbox(as_user, "carol") == []  # not in the organization
+
+
+def test_owner_id_of_organization_needs_administrator(server, org, as_user):
+    put_member(server, "org", ORG, "member", "Standard User")
+    assert_failure(send(as_user("member"), base(recipients=..., ownerId=int(ORG))), 403, "Organization Administrator")
+
+
+def test_owner_id_of_organization_with_server_token(server, org, as_user, fanout):
+    assert send(server, base(recipients=..., ownerId=int(ORG))).status_code == 200
+    fanout.drain()
+    assert len(inbox(as_user, "jsmith")) == 1
+
+
+def test_owner_id_of_another_organization_is_refused(server, org, as_user):
+    put_member(server, "org", "5005", "carol", "Organization Administrator")
+    assert_failure(send(org, base(recipients=..., ownerId=5005)), 403, "5005")
 
 
 # ---- hostile input ------------------------------------------------------------------------------

@@ -45,4 +45,4 @@ def test_threatconnect_organization_send_fans_out_over_http(service):
              timeout=30)
     r = tc_b.post(service.url("/threatconnect/api/v2/notifications"),
                   json={"message": "x", "notificationType": "T", "priority": "low", "isOrganization": True})
-    assert r.status_code == 401 and r.json()["status"] == "Failure", r.text
+    assert r.status_code == 403 and r.json()["status"] == "Failure", r.text

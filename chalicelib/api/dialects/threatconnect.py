@@ -1,14 +1,21 @@
 """ThreatConnect v2 dialect: `POST /threatconnect/api/v2/notifications`.
 
 Request fields, limits and role rules follow the ThreatConnect v2 notifications document;
-responses are `{"status": "Success"}` or `{"status": "Failure", "message": ...}` with the
-status codes of ThreatConnect's v2 HTTP responses table: 400 malformed request (unknown
-usernames included), 401 the account lacks the role for the operation, 403 an owner
-(organization, community or source) that does not exist or the account cannot access.
+responses are `{"status": "Success"}` or `{"status": "Failure", "message": ...}`. Statuses:
+400 a malformed request (unknown usernames included), 401 no valid token (authentication),
+403 the caller may not do this: the role is too low for the audience (Organization
+Administrator for an organization, Commenter or above for a community or source), the caller
+is banned from or not a member of the owner, or the owner does not exist (one status for all
+three, so a refusal does not tell whether an owner exists); 404 an unknown path; 405 any
+method other than POST.
 
 Audiences: `recipients` (comma-separated usernames in the caller's organization),
-`isOrganization: true` (every non-API user of the caller's organization) or `ownerId` (the
-non-banned, non-API members of that community or source). Exactly one must be given.
+`isOrganization: true` (every non-API user of the caller's organization) or `ownerId`, "the
+owner whose users or members will receive": an organization's id means its non-API users, a
+community's or source's id its non-banned, non-API members. Exactly one must be given. For a
+user token, `ownerId` is an organization when the caller belongs to an organization with that
+id, otherwise a community or source; for the tenant's server token, an organization with that
+id if it has members, otherwise a community or source.
 A tenant server token belongs to no organization: with `isOrganization` it must name one with
 ThreatConnect's usual `?owner=` query parameter; a user in several organizations may do the same.
 """
@@ -21,9 +28,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 from pydantic_core import PydanticCustomError
 
 from chalicelib.api.dialects._common import known_users
-from chalicelib.api.http import Call, Route, json_response, parse
+from chalicelib.api.http import Call, Route, Surface, json_response, parse
 from chalicelib.domain import directory, sending
-from chalicelib.domain.errors import DomainError, Forbidden, InvalidInput, Unauthorized
+from chalicelib.domain.errors import DomainError, Forbidden, InvalidInput
 from chalicelib.domain.model import Audience, Content, Priority
 from chalicelib.domain.principal import Caller
 from chalicelib.domain.rules import check_message, check_owner_id, check_type, check_user_id
@@ -47,7 +54,8 @@ class TcNotificationRequest(BaseModel):
         None, description="Comma-separated usernames in your organization; required unless isOrganization "
                           "is true or ownerId is given")
     isOrganization: bool | None = Field(None, description="All non-API users of your organization")
-    ownerId: int | None = Field(None, description="A community or source: its non-banned, non-API members")
+    ownerId: int | None = Field(None, description="An owner: an organization (its non-API users) or a community "
+                                                  "or source (its non-banned, non-API members)")
 
     @field_validator("isOrganization", mode="before")
     @classmethod
@@ -141,32 +149,45 @@ def _caller_organization(call: Call, caller: Caller) -> str:
             raise Forbidden("owner_not_found", f"owner {owner!r} does not exist or is not accessible", "owner")
         return owner
     if not orgs:
-        raise Unauthorized("not_permitted", "sending to your organization requires the Organization Administrator "
-                                            "role, and you belong to no organization")
+        raise Forbidden("not_permitted", "sending to your organization requires the Organization Administrator "
+                                         "role, and you belong to no organization", "isOrganization")
     if len(orgs) == 1:
         return orgs[0].owner_id
     admin = [m for m in orgs if m.role.casefold() in directory.ORG_SENDERS]
     if len(admin) == 1:
         return admin[0].owner_id
     if not admin:
-        raise Unauthorized("not_permitted", "sending to your organization requires the Organization Administrator "
-                                            "role, which you hold in none of your organizations")
+        raise Forbidden("not_permitted", "sending to your organization requires the Organization Administrator "
+                                         "role, which you hold in none of your organizations", "isOrganization")
     raise InvalidInput("ambiguous_organization",
                        "you belong to several organizations; name one with the ?owner= query parameter",
                        "isOrganization")
 
 
-def _refusal(caller: Caller, exc: Forbidden, owner_id: str | None) -> DomainError:
-    """Map the core's refusal to ThreatConnect's codes: a recipient outside the organization is an
-    unknown username (400); a missing role is 401; no access to the owner (not a member, or
-    banned) is 403."""
+def _refusal(caller: Caller, exc: Forbidden, owner_kind: str | None, owner_id: str | None) -> DomainError:
+    """The core's refusal in ThreatConnect's terms: a recipient outside the organization is an
+    unknown username (400); every other refusal stays 403, and one the caller cannot see behind
+    (not a member, or banned) reads as an inaccessible owner."""
     if exc.field == "recipients":
         return InvalidInput(exc.code, exc.message, exc.field)
-    if exc.field == "community" and owner_id is not None:
-        membership = directory.get_membership(caller.tenant, directory.COMMUNITY, owner_id, caller.user or "")
+    if owner_id is not None and owner_kind is not None:
+        membership = directory.get_membership(caller.tenant, owner_kind, owner_id, caller.user or "")
         if membership is None or membership.banned:
             return Forbidden(exc.code, f"owner {owner_id} does not exist or is not accessible", "ownerId")
-    return Unauthorized(exc.code, exc.message, exc.field)
+    return Forbidden(exc.code, exc.message, exc.field)
+
+
+def _owner_audience(caller: Caller, owner_id: str) -> Audience:
+    """`ownerId`: an organization's users or a community's (or source's) members."""
+    if caller.is_server:
+        if _owner_exists(caller, directory.ORG, owner_id):
+            return Audience(organization=owner_id)
+        if _owner_exists(caller, directory.COMMUNITY, owner_id):
+            return Audience(community=owner_id)
+        raise Forbidden("owner_not_found", f"owner {owner_id} does not exist or is not accessible", "ownerId")
+    if directory.get_membership(caller.tenant, directory.ORG, owner_id, caller.user or "") is not None:
+        return Audience(organization=owner_id)
+    return Audience(community=owner_id)  # the core checks membership and role
 
 
 # ---- handler ------------------------------------------------------------------------------------
@@ -190,7 +211,7 @@ def create_notification(call: Call) -> Response:
         raise InvalidInput("missing_recipients", "recipients is required when ownerId is omitted and isOrganization "
                                                  "is false or omitted", "recipients")
 
-    owner_id = None
+    owner_id = owner_kind = None
     if has_recipients:
         names = _deliverable(caller, _usernames(req.recipients or ""))
         if not names:  # every recipient was an API user: nothing to deliver, not an error
@@ -200,13 +221,12 @@ def create_notification(call: Call) -> Response:
         audience = Audience(organization=_caller_organization(call, caller))
     else:
         owner_id = str(req.ownerId)
-        if caller.is_server and not _owner_exists(caller, directory.COMMUNITY, owner_id):
-            raise Forbidden("owner_not_found", f"owner {owner_id} does not exist or is not accessible", "ownerId")
-        audience = Audience(community=owner_id)
+        audience = _owner_audience(caller, owner_id)
+        owner_kind = directory.ORG if audience.organization else directory.COMMUNITY
     try:
         sending.send(caller, audience, content)
     except Forbidden as exc:
-        raise _refusal(caller, exc, owner_id) from None
+        raise _refusal(caller, exc, owner_kind, owner_id) from None
     return json_response({"status": "Success"})
 
 
@@ -219,3 +239,6 @@ def routes() -> list[Route]:
               query_params=[("owner", "Organization id for isOrganization when it cannot be inferred "
                                       "(server token, or a user in several organizations)")]),
     ]
+
+
+SURFACE = Surface("threatconnect", "/threatconnect", "Dialects", error_response, routes)
