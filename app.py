@@ -1,7 +1,10 @@
-"""Chalice wiring only: routes, the authorizer and the stream-driven fan-out function."""
+"""Chalice wiring only: routes and the stream-driven functions.
+
+Tokens are verified inside each view (chalicelib.api.http.make_view), not by an API Gateway
+authorizer: one Lambda invocation per request, and every 401 in its surface's own shape.
+"""
 from chalice import Chalice
 
-from chalicelib.api.gateway import authorize
 from chalicelib.api.http import BODY_TYPES, make_view
 from chalicelib.api.routes import all_routes
 from chalicelib.logs import configure_logging
@@ -10,15 +13,9 @@ from chalicelib.streams import handle_broadcast_stream, handle_inbox_stream
 configure_logging()
 app = Chalice(app_name="inbox-notifications")
 
-
-@app.authorizer(ttl_seconds=0)
-def bearer(auth_request):
-    return authorize(auth_request)
-
-
 for _route in all_routes():
-    app.route(_route.path, methods=[_route.method], name=_route.name, content_types=BODY_TYPES,
-              authorizer=bearer if _route.auth else None)(make_view(app, _route))
+    app.route(_route.path, methods=[_route.method], name=_route.name, content_types=BODY_TYPES)(
+        make_view(app, _route))
 
 
 @app.lambda_function(name="fanout")

@@ -36,7 +36,6 @@ STAGES: dict[str, dict[str, Any]] = {
 API_HANDLER = "APIHandler"
 FANOUT = "Fanout"
 EXPIRY = "Expiry"
-AUTHORIZER = "Bearer"
 
 # What each function does to each table (IAM actions). TransactWriteItems has no IAM action of
 # its own: a transaction is authorized by the Put/Update/Delete/ConditionCheck actions it holds.
@@ -77,7 +76,17 @@ EXPIRY_FILTER = {
     "userIdentity": {"type": ["Service"], "principalId": ["dynamodb.amazonaws.com"]},
 }
 
-UNAUTHORIZED_TEMPLATE = '{"error":"unauthorized","message":"$context.error.messageString"}'
+# What API Gateway answers itself, before any function runs: JSON in the native error shape, with
+# fixed messages ($context.error.messageString can echo the Authorization header back). Tokens are
+# verified in the app, so a 401 never comes from here; an unknown path below a surface's prefix
+# reaches that surface's greedy {proxy+} route, and only what matches no resource at all lands here.
+GATEWAY_RESPONSES = {
+    "MISSING_AUTHENTICATION_TOKEN": ("404", "not_found", "no resource at this path"),
+    "THROTTLED": ("429", "throttled", "too many requests; retry after a pause"),
+    "REQUEST_TOO_LARGE": ("413", "body_too_large", "the request is too large"),
+    "DEFAULT_4XX": ("", "bad_request", "the request was refused by the API gateway"),
+    "DEFAULT_5XX": ("", "unavailable", "the service is unavailable; the request may be retried"),
+}
 
 
 def table_specs(prefix: str) -> dict[str, dict[str, Any]]:
@@ -157,8 +166,6 @@ class NotificationsStack(cdk.Stack):
                                     description="Broadcast fan-out: broadcasts stream, inbox/counters writes")
         self.expiry_role = iam.Role(self, "ExpiryRole", assumed_by=principal, managed_policies=[basic],
                                     description="TTL expiry: inbox stream, counters writes")
-        self.authorizer_role = iam.Role(self, "AuthorizerRole", assumed_by=principal, managed_policies=[basic],
-                                        description="Token authorizer: logs only")
         self._grant(self.api_role, API_ACCESS)
         self._grant(self.fanout_role, FANOUT_ACCESS)
         self._grant(self.expiry_role, EXPIRY_ACCESS)
@@ -191,24 +198,20 @@ class NotificationsStack(cdk.Stack):
         })
         self.chalice.get_resource(FANOUT).add_property_override("Role", self.fanout_role.role_arn)
         self.chalice.get_resource(EXPIRY).add_property_override("Role", self.expiry_role.role_arn)
-        self.chalice.get_resource(AUTHORIZER).add_property_override("Role", self.authorizer_role.role_arn)
-        self.chalice.get_resource(AUTHORIZER).add_property_override("Environment.Variables", environment)
 
-        # API Gateway: stage throttling, and JSON 401s when the gateway refuses before the authorizer.
+        # API Gateway: stage throttling, and JSON (never echoing headers) for what it answers itself.
         rest_api = self.chalice.get_resource("RestAPI")
         rest_api.add_property_override("MethodSettings", [{
             "ResourcePath": "/*", "HttpMethod": "*",
             "ThrottlingRateLimit": config["rate"], "ThrottlingBurstLimit": config["burst"],
             "MetricsEnabled": True,
         }])
-        for response_type, status in (("UNAUTHORIZED", "401"), ("ACCESS_DENIED", "403")):
-            message = "a bearer token is required" if status == "401" else "$context.error.messageString"
+        for response_type, (status, code, message) in GATEWAY_RESPONSES.items():
             apigw.CfnGatewayResponse(
                 self, f"GatewayResponse{response_type.title().replace('_', '')}",
-                rest_api_id=rest_api.ref, response_type=response_type, status_code=status,
+                rest_api_id=rest_api.ref, response_type=response_type, status_code=status or None,
                 response_parameters={"gatewayresponse.header.Content-Type": "'application/json'"},
-                response_templates={"application/json": json.dumps(
-                    {"error": "unauthorized" if status == "401" else "forbidden", "message": message})})
+                response_templates={"application/json": json.dumps({"error": code, "message": message})})
 
         # ---- stream consumers: broadcasts -> fan-out, inbox TTL deletions -> expiry ---------------------
         self.failures, self.mapping = self._stream_consumer(

@@ -16,6 +16,10 @@ os.environ["TENANT_KEYS"] = json.dumps({"dev": "dev-signing-key-change-me-012345
 
 import pytest  # noqa: E402
 
+from chalicelib.local import routing  # noqa: E402
+
+routing.install()  # the test client matches greedy {proxy+} routes as API Gateway does
+
 
 def reset_process_caches() -> None:
     from chalicelib.domain import directory, inbox

@@ -3,16 +3,18 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, TypeVar
+from urllib.parse import unquote
 
 from chalice import Response
 from pydantic import BaseModel, ValidationError
 
-from chalicelib.auth.tokens import from_context
-from chalicelib.domain.errors import DomainError, InvalidInput, Unauthorized
+from chalicelib.auth.tokens import verify
+from chalicelib.domain.errors import DomainError, InvalidInput, MethodNotAllowed, NotFound
 from chalicelib.domain.principal import Caller
 
 log = logging.getLogger(__name__)
@@ -62,16 +64,66 @@ class Call:
         if len(self.body) > MAX_BODY:
             raise InvalidInput("body_too_large", f"request body must be at most {MAX_BODY} bytes", "body")
         try:
-            return json.loads(self.body)
-        except (ValueError, UnicodeDecodeError) as exc:
+            # Strict UTF-8: json.loads(bytes) would decode with 'surrogatepass' and let encoded
+            # surrogates through as unencodable strings.
+            text = self.body.decode("utf-8").removeprefix("\ufeff")
+        except UnicodeDecodeError:
+            raise InvalidInput("invalid_json", "request body is not valid UTF-8", "body") from None
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
             raise InvalidInput("invalid_json", f"request body is not valid JSON: {exc}", "body") from None
         except RecursionError:  # hostile nesting (e.g. 5,000 nested arrays) must be a 400, not a 500
             raise InvalidInput("invalid_json", "request body is nested too deeply", "body") from None
+        if _SURROGATE_ESCAPE.search(text):
+            refuse_unpaired_surrogates(data)
+        return data
 
     def require_caller(self) -> Caller:
-        if self.caller is None:
-            raise Unauthorized("unauthorized", "missing or invalid bearer token")
+        if self.caller is None:  # only routes declared auth=False run without a verified caller
+            raise AssertionError("route declared auth=False asks for a caller")
         return self.caller
+
+
+# ---- strings every response can encode ------------------------------------------------------------
+
+# A JSON escape of a UTF-16 surrogate (`\ud800`..`\udfff`): the only way a request body can carry
+# a surrogate into a Python str once the bytes are decoded strictly.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _has_surrogate(text: str) -> bool:
+    return _SURROGATE.search(text) is not None
+
+
+def refuse_unpaired_surrogates(data: Any, path: tuple[str, ...] = ()) -> None:
+    """400 naming the first field whose string holds an unpaired surrogate (`"\\ud800"`): such a
+    string cannot be stored (DynamoDB takes UTF-8) nor written back in a UTF-8 response."""
+    if isinstance(data, str):
+        if _has_surrogate(data):
+            field = ".".join(path) or "body"
+            raise InvalidInput("invalid_field", f"{field}: must not contain unpaired UTF-16 surrogates "
+                                                "(\\ud800-\\udfff escapes that are not part of a pair)", field)
+    elif isinstance(data, list):
+        for item in data:
+            refuse_unpaired_surrogates(item, path)
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            if _has_surrogate(key):
+                refuse_unpaired_surrogates(key, path)
+            refuse_unpaired_surrogates(value, path + (key,))
+
+
+def dumps(body: Any) -> str:
+    """Compact JSON, UTF-8 encodable whatever it holds: an unpaired surrogate (in data stored
+    before the edge refused them) is written as U+FFFD rather than failing the response."""
+    text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = _SURROGATE.sub("\ufffd", text)
+    return text
 
 
 ErrorShaper = Callable[[DomainError, int], Response]
@@ -91,10 +143,23 @@ class Route:
     response_model: type[BaseModel] | None = None
     success_status: int = 200
     query_params: list[tuple[str, str]] = field(default_factory=list)  # (name, description)
+    documented: bool = True  # False: a fallback (405, unknown path) that the OpenAPI document leaves out
 
 
-STATUS_BY_KIND = {"invalid": 400, "unauthorized": 401, "forbidden": 403, "not_found": 404, "conflict": 409,
-                  "too_large": 413}
+@dataclass(frozen=True)
+class Surface:
+    """One API surface (the native API or a dialect): where its paths start, how its operations are
+    tagged in the OpenAPI document, and how it shapes every error, 401, 404 and 405 included."""
+
+    name: str
+    prefix: str  # the first path segment, e.g. "/spark"
+    tag: str
+    errors: ErrorShaper
+    routes: Callable[[], list[Route]]
+
+
+STATUS_BY_KIND = {"invalid": 400, "unauthorized": 401, "forbidden": 403, "not_found": 404,
+                  "method_not_allowed": 405, "conflict": 409, "too_large": 413}
 
 
 def status_for(exc: DomainError) -> int:
@@ -104,8 +169,7 @@ def status_for(exc: DomainError) -> int:
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     all_headers = {"Content-Type": "application/json"}
     all_headers.update(headers or {})
-    return Response(body=json.dumps(body, separators=(",", ":"), ensure_ascii=False),
-                    status_code=status, headers=all_headers)
+    return Response(body=dumps(body), status_code=status, headers=all_headers)
 
 
 def empty_response(status: int = 204) -> Response:
@@ -199,8 +263,28 @@ def parse_time(value: str | None, field_name: str) -> int | None:
     return int(parsed.timestamp() * 1000)
 
 
+def decode_path_params(params: Mapping[str, str]) -> dict[str, str]:
+    """Path parameters percent-decoded once (neither Chalice nor API Gateway's REST API decode
+    them): `ann%2Bx%40example.com` is the user `ann+x@example.com` on every surface."""
+    out = {}
+    for name, raw in params.items():
+        try:
+            out[name] = unquote(raw, errors="strict")
+        except UnicodeDecodeError:
+            raise InvalidInput("invalid_path", f"{name}: percent-encoding is not valid UTF-8", name) from None
+    return out
+
+
+def _bearer(headers: Mapping[str, str]) -> str | None:
+    for key, value in headers.items():
+        if key.lower() == "authorization":
+            return value
+    return None
+
+
 def make_view(app, route: Route) -> Callable[..., Response]:
-    """A Chalice view for `route`: builds a Call, runs the handler, shapes every error."""
+    """A Chalice view for `route`: verifies the bearer token (in the app, so every 401 is shaped by
+    its surface and a request costs one invocation), builds a Call, runs the handler, shapes every error."""
 
     def view(**params: str) -> Response:
         request = app.current_request
@@ -209,21 +293,64 @@ def make_view(app, route: Route) -> Callable[..., Response]:
             for key in request.query_params:
                 query[key] = list(request.query_params.getlist(key))
         _current_query.set(query)
+        headers = dict(request.headers or {})
         try:
-            caller = None
-            if route.auth:
-                context = (request.context or {}).get("authorizer") or {}
-                if context.get("authError") or not context.get("tenant"):
-                    raise Unauthorized("unauthorized", context.get("authError") or "missing bearer token")
-                caller = from_context(context)
-            call = Call(caller=caller, params=dict(params), query=query, headers=dict(request.headers or {}),
+            caller = verify(_bearer(headers)) if route.auth else None
+            call = Call(caller=caller, params=decode_path_params(params), query=query, headers=headers,
                         body=request.raw_body, method=request.method)
             return route.handler(call)
         except DomainError as exc:
-            return route.errors(exc, status_for(exc))
+            response = route.errors(exc, status_for(exc))
+            if response.status_code == 401:
+                response.headers.setdefault("WWW-Authenticate", 'Bearer realm="notifications"')
+            if isinstance(exc, MethodNotAllowed):
+                response.headers.setdefault("Allow", exc.allowed)
+            return response
         except Exception:  # noqa: BLE001 - never leak internals; logged for operators
             log.exception("unhandled error in %s %s", route.method, route.path)
             return route.errors(DomainError("internal_error", "internal error; the request may be retried"), 500)
 
     view.__name__ = route.name
     return view
+
+
+# ---- fallbacks: 405 for a known path, 404 for an unknown one, in the surface's own shape -----------
+
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+GREEDY = "{proxy+}"
+
+
+def fallback_routes(routes: list[Route], surfaces: list[Surface]) -> list[Route]:
+    """A 405 route for every method a path does not serve, and a greedy catch-all under each
+    surface's prefix (a surface with the prefix "" catches the rest) answering 404: without them
+    Chalice answers 405 in its own shape and API Gateway answers an unknown path with a 403 that
+    echoes the Authorization header."""
+    by_path: dict[str, list[Route]] = {}
+    for r in routes:
+        by_path.setdefault(r.path, []).append(r)
+    out: list[Route] = []
+    for path, served in by_path.items():
+        allowed = ", ".join(sorted({r.method for r in served}))
+        for method in METHODS:
+            if method in {r.method for r in served}:
+                continue
+            out.append(Route(path, method, _method_not_allowed(allowed), f"{served[0].name}_{method.lower()}_405",
+                             "405 Method Not Allowed", served[0].tag, served[0].errors, auth=False,
+                             documented=False))
+    for surface in surfaces:
+        path = f"{surface.prefix}/{GREEDY}"
+        for method in METHODS:
+            out.append(Route(path, method, _no_route, f"{surface.name}_{method.lower()}_unknown_path",
+                             "404 Not Found", surface.tag, surface.errors, auth=False, documented=False))
+    return out
+
+
+def _method_not_allowed(allowed: str) -> Callable[[Call], Response]:
+    def handler(call: Call) -> Response:
+        raise MethodNotAllowed(f"method {call.method} is not allowed here (allowed: {allowed})", allowed)
+
+    return handler
+
+
+def _no_route(call: Call) -> Response:
+    raise NotFound("not_found", "no resource at this path", "path")

@@ -10,7 +10,7 @@ from urllib.parse import unquote
 from chalice import Response
 
 from chalicelib.api import schemas as s
-from chalicelib.api.http import Call, Route, empty_response, iso, json_response, parse, parse_time
+from chalicelib.api.http import Call, Route, Surface, empty_response, iso, json_response, parse, parse_time
 from chalicelib.domain import directory, idempotency, inbox, jobs, sending
 from chalicelib.ids import new_ulid
 from chalicelib.domain.errors import DomainError, InvalidInput
@@ -414,3 +414,6 @@ def routes() -> list[Route]:
         *member_routes(directory.ORG),
         *member_routes(directory.COMMUNITY),
     ]
+
+
+SURFACE = Surface("native", "/v1", "Native", error_response, routes)

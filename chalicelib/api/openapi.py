@@ -61,6 +61,6 @@ def build(routes: list[Route]) -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def document() -> dict[str, Any]:
-    from chalicelib.api.routes import all_routes
+    from chalicelib.api.routes import service_routes
 
-    return build(all_routes())
+    return build([r for r in service_routes() if r.documented])

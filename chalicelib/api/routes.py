@@ -4,7 +4,8 @@ from __future__ import annotations
 from chalice import Response
 
 from chalicelib.api import native
-from chalicelib.api.http import Call, Route, json_response
+from chalicelib.api.dialects import api3, cord, spark, threatconnect
+from chalicelib.api.http import Call, Route, Surface, fallback_routes, json_response
 
 
 def health(call: Call) -> Response:
@@ -17,17 +18,26 @@ def openapi(call: Call) -> Response:
     return json_response(document())
 
 
-def dialect_routes() -> list[Route]:
-    from chalicelib.api import dialects
+def _service_routes() -> list[Route]:
+    e = native.error_response
+    return [Route("/health", "GET", health, "health", "Liveness", "Service", e, auth=False),
+            Route("/openapi.json", "GET", openapi, "openapi", "This document", "Service", e, auth=False)]
 
-    return dialects.routes()
+
+# Unauthenticated service routes at the root; an unknown path outside every surface is its 404.
+SERVICE = Surface("service", "", "Service", native.error_response, _service_routes)
+
+# Every surface, in the order the OpenAPI document lists them.
+SURFACES: list[Surface] = [SERVICE, native.SURFACE, threatconnect.SURFACE, cord.SURFACE, api3.SURFACE,
+                           spark.SURFACE]
+
+
+def service_routes() -> list[Route]:
+    """The documented routes of every surface."""
+    return [route for surface in SURFACES for route in surface.routes()]
 
 
 def all_routes() -> list[Route]:
-    return [
-        Route("/health", "GET", health, "health", "Liveness", "Service", native.error_response, auth=False),
-        Route("/openapi.json", "GET", openapi, "openapi", "This document", "Service", native.error_response,
-              auth=False),
-        *native.routes(),
-        *dialect_routes(),
-    ]
+    """What app.py registers: the documented routes, then the 405 and unknown-path fallbacks."""
+    routes = service_routes()
+    return routes + fallback_routes(routes, SURFACES)

@@ -11,11 +11,22 @@ from typing import Any
 
 import jwt
 
-from chalicelib.domain.errors import Unauthorized
+from chalicelib.domain.errors import InvalidInput, Unauthorized
 from chalicelib.domain.principal import Caller
+from chalicelib.domain.rules import check_user_id
 from chalicelib.settings import get_settings
 
 ALGORITHMS = ["HS256"]
+# Why a request is unauthenticated (TokenRefused.reason; each surface maps it to its own code).
+MISSING, INVALID, EXPIRED = "missing", "invalid", "expired"
+
+
+class TokenRefused(Unauthorized):
+    """401: `reason` says whether the token was missing, invalid or expired."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__("unauthorized", message)
+        self.reason = reason
 TENANT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_TOKEN = 8192
 
@@ -39,57 +50,45 @@ def issue(tenant: str, user: str | None = None, roles: list[str] | tuple[str, ..
 
 def verify(authorization: str | None) -> Caller:
     if not authorization:
-        raise Unauthorized("unauthorized", "missing Authorization header (Bearer token)")
+        raise TokenRefused(MISSING, "missing Authorization header (Bearer token)")
     scheme, _, token = authorization.strip().partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise Unauthorized("unauthorized", "Authorization must be 'Bearer <token>'")
+        raise TokenRefused(INVALID, "Authorization must be 'Bearer <token>'")
     if len(token) > MAX_TOKEN:
-        raise Unauthorized("unauthorized", "token too long")
+        raise TokenRefused(INVALID, "token too long")
     settings = get_settings()
     try:
         unverified = jwt.decode(token, options={"verify_signature": False})
     except jwt.PyJWTError:
-        raise Unauthorized("unauthorized", "malformed token") from None
+        raise TokenRefused(INVALID, "malformed token") from None
     tenant = unverified.get("tid")
     if not isinstance(tenant, str) or not TENANT_ID.match(tenant) or tenant not in settings.tenant_keys:
-        raise Unauthorized("unauthorized", "unknown tenant")
+        raise TokenRefused(INVALID, "unknown tenant")
     try:
         claims = jwt.decode(token, settings.tenant_keys[tenant], algorithms=ALGORITHMS,
                             audience=settings.audience, issuer=settings.issuer,
                             options={"require": ["exp", "iss", "aud", "tid"]})
     except jwt.ExpiredSignatureError:
-        raise Unauthorized("unauthorized", "token expired") from None
+        raise TokenRefused(EXPIRED, "token expired") from None
     except jwt.PyJWTError as exc:
-        raise Unauthorized("unauthorized", f"invalid token: {exc}") from None
+        raise TokenRefused(INVALID, f"invalid token: {exc}") from None
     kind = claims.get("kind", "user" if claims.get("sub") else "server")
     user = claims.get("sub")
     if kind == "user":
-        if not isinstance(user, str) or not user or len(user) > 256:
-            raise Unauthorized("unauthorized", "a user token needs a 'sub' claim")
+        if not isinstance(user, str) or not user:
+            raise TokenRefused(INVALID, "a user token needs a 'sub' claim")
+        try:
+            check_user_id(user, "sub")
+        except InvalidInput as exc:
+            raise TokenRefused(INVALID, f"claim {exc.message}") from None
     elif kind == "server":
         user = None
     else:
-        raise Unauthorized("unauthorized", "claim 'kind' must be user or server")
+        raise TokenRefused(INVALID, "claim 'kind' must be user or server")
     roles = claims.get("roles") or []
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
-        raise Unauthorized("unauthorized", "claim 'roles' must be a list of strings")
+        raise TokenRefused(INVALID, "claim 'roles' must be a list of strings")
     app_name = claims.get("app")
     return Caller(tenant=tenant, user=user, roles=frozenset(roles),
                   application=app_name if isinstance(app_name, str) else None)
-
-
-def to_context(caller: Caller) -> dict[str, str]:
-    """Authorizer context (API Gateway allows only flat string values)."""
-    import json
-
-    return {"tenant": caller.tenant, "user": caller.user or "", "roles": json.dumps(sorted(caller.roles)),
-            "application": caller.application or ""}
-
-
-def from_context(context: dict[str, Any]) -> Caller:
-    import json
-
-    return Caller(tenant=context["tenant"], user=context.get("user") or None,
-                  roles=frozenset(json.loads(context.get("roles") or "[]")),
-                  application=context.get("application") or None)

@@ -36,3 +36,13 @@ class Conflict(DomainError):
 
 class TooLarge(DomainError):
     kind = "too_large"
+
+
+class MethodNotAllowed(DomainError):
+    """A known path asked with a method it does not serve; `allowed` lists those it does."""
+
+    kind = "method_not_allowed"
+
+    def __init__(self, message: str, allowed: str) -> None:
+        super().__init__("method_not_allowed", message, None)
+        self.allowed = allowed

@@ -79,6 +79,10 @@ def create_api_server(host: str, port: int, stage: str = "dev"):
     from chalice.cli import factory
     from chalice.local import create_local_server
 
+    from chalicelib.local import routing
+
+    routing.install()  # greedy {proxy+} catch-alls, as API Gateway matches them
+
     cli_factory = factory.CLIFactory(project_dir=str(PROJECT_DIR))
     config = cli_factory.create_config_obj(chalice_stage_name=stage)
     return create_local_server(config.chalice_app, config, host, port)

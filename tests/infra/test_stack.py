@@ -78,7 +78,7 @@ def test_prod_tables_are_retained(templates):
 
 def test_functions_get_table_prefix_and_secret_backed_keys(templates):
     functions = _resources(templates["prod"], "AWS::Serverless::Function")
-    assert set(functions) == {"APIHandler", "Fanout", "Expiry", "Bearer"}
+    assert set(functions) == {"APIHandler", "Fanout", "Expiry"}  # tokens are verified in the API handler
     for name, fn in functions.items():
         env = fn["Properties"]["Environment"]["Variables"]
         assert env["TABLE_PREFIX"] == "notifications-prod", name
@@ -225,16 +225,14 @@ def test_least_privilege_iam(templates):
         fanout["broadcasts:stream"]
     assert {"dynamodb:PutItem", "dynamodb:UpdateItem"} <= fanout["inbox"]
     assert fanout["counters"] >= {"dynamodb:UpdateItem"}
-    everything = [s for name in ("ApiRole", "FanoutRole", "AuthorizerRole") for s in _statements(t, name)]
+    everything = [s for name in ("ApiRole", "FanoutRole") for s in _statements(t, name)]
     for st in everything:
         actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
         assert not any(a in ("*", "dynamodb:*") for a in actions)
         assert st["Resource"] != "*" or all(a.startswith(("sqs:", "kms:")) for a in actions), st
-    assert _statements(t, "AuthorizerRole") == []  # logs only (managed basic execution policy)
     functions = _resources(t, "AWS::Serverless::Function")
     assert "FanoutRole" in json.dumps(functions["Fanout"]["Properties"]["Role"])
     assert "ApiRole" in json.dumps(functions["APIHandler"]["Properties"]["Role"])
-    assert "AuthorizerRole" in json.dumps(functions["Bearer"]["Properties"]["Role"])
     sqs = [s for s in _statements(t, "FanoutRole") if "sqs:SendMessage" in s["Action"]]
     assert sqs and "FanoutFailures" in json.dumps(sqs[0]["Resource"])
 
@@ -249,15 +247,28 @@ def test_alarms(templates):
     assert all(a["AlarmActions"] for a in alarms)
 
 
-def test_api_throttling_and_json_401(templates):
+def test_api_throttling_and_gateway_responses(templates):
     api = _resources(templates["prod"], "AWS::Serverless::Api")["RestAPI"]["Properties"]
     settings = api["MethodSettings"][0]
     assert settings["ThrottlingRateLimit"] > 0 and settings["ThrottlingBurstLimit"] >= settings["ThrottlingRateLimit"]
+    assert "Auth" not in api  # no API Gateway authorizer: one invocation per request, 401s shaped by each surface
     templates["prod"].has_resource_properties("AWS::ApiGateway::GatewayResponse", {
-        "ResponseType": "UNAUTHORIZED", "StatusCode": "401", "RestApiId": {"Ref": "RestAPI"},
+        "ResponseType": "MISSING_AUTHENTICATION_TOKEN", "StatusCode": "404", "RestApiId": {"Ref": "RestAPI"},
         "ResponseTemplates": {"application/json": json.dumps(
-            {"error": "unauthorized", "message": "a bearer token is required"})},
+            {"error": "not_found", "message": "no resource at this path"})},
     })
+    responses = _resources(templates["prod"], "AWS::ApiGateway::GatewayResponse").values()
+    assert {r["Properties"]["ResponseType"] for r in responses} >= {"THROTTLED", "DEFAULT_4XX", "DEFAULT_5XX"}
+    for r in responses:  # fixed messages: nothing from the request (headers, tokens) is echoed
+        assert "$context" not in json.dumps(r["Properties"]["ResponseTemplates"])
+
+
+def test_unknown_paths_reach_each_surface(templates):
+    """Greedy catch-alls under each surface's prefix, so an unknown path gets that surface's 404."""
+    api = _resources(templates["prod"], "AWS::Serverless::Api")["RestAPI"]["Properties"]
+    paths = api["DefinitionBody"]["paths"]
+    for prefix in ("", "/v1", "/threatconnect", "/cord", "/api3", "/spark"):
+        assert f"{prefix}/{{proxy+}}" in paths, prefix
 
 
 def test_cfn_lint_accepts_the_templates(synthesized):

@@ -20,7 +20,7 @@ from chalice import Response
 from pydantic import BaseModel
 
 from chalicelib.api.dialects._plain import summary_text
-from chalicelib.api.http import Call, Route, json_response, request_query
+from chalicelib.api.http import Call, Route, Surface, json_response, request_query
 from chalicelib.domain import admin_listing, directory, ownership
 from chalicelib.domain.admin_listing import AdminQuery
 from chalicelib.domain.errors import DomainError, Forbidden, InvalidInput, NotFound
@@ -285,7 +285,9 @@ def routes() -> list[Route]:
                             ("member_id", "the recipient"), ("notification_type", ""),
                             ("page_size", "1..100, default 20"), ("page", "1..pagecount, default 1"),
                             ("order", "e.g. 'date_started ASC, notification_type DESC'; attributes: "
-                                      + ", ".join(admin_listing.ORDER_ATTRIBUTES)),
+                                      + ", ".join([*admin_listing.ORDER_ATTRIBUTES,
+                                                   *admin_listing.CONSTANT_ORDER_ATTRIBUTES])
+                                      + " (the last three are equal for every notification)"),
                             ("with", "member | member_count"), fmt]),
         Route("/api3/notification/{id}", "GET", get_notification, "api3_get_notification",
               "api3 GET notification (admin)", TAG, errors, response_model=Api3One,
@@ -295,3 +297,5 @@ def routes() -> list[Route]:
               response_model=Api3Message, query_params=[fmt]),
     ]
 
+
+SURFACE = Surface("api3", "/api3", TAG, errors, routes)

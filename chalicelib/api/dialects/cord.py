@@ -22,7 +22,8 @@ from chalice import Response
 from pydantic import BaseModel, ConfigDict, Field, RootModel, StrictBool, StrictStr
 
 from chalicelib.api.dialects._common import known_users
-from chalicelib.api.http import Call, Route, iso, json_response, parse
+from chalicelib.auth.tokens import MISSING
+from chalicelib.api.http import Call, Route, Surface, iso, json_response, parse
 from chalicelib.api.native import parse_filter
 from chalicelib.domain import directory, inbox, sending
 from chalicelib.domain.errors import DomainError, InvalidInput, Unauthorized
@@ -122,17 +123,18 @@ CORD_CODES = {
     "not_found": {"notification_not_found"},
 }
 GENERIC = {"invalid": "invalid_request", "too_large": "invalid_request", "unauthorized": "invalid_access_token",
-           "forbidden": "forbidden", "not_found": "not_found", "conflict": "conflict"}
+           "forbidden": "forbidden", "not_found": "not_found", "method_not_allowed": "method_not_allowed",
+           "conflict": "conflict"}
 
 
 def error_response(exc: DomainError, status: int) -> Response:
     code = exc.code
     if status >= 500:
         code = "internal_error"
+    elif getattr(exc, "reason", None) == MISSING:
+        code = "missing_authorization_header"
     elif code not in CORD_CODES.get(exc.kind, set()):
         code = GENERIC.get(exc.kind, "invalid_request")
-        if exc.kind == "unauthorized" and "missing" in exc.message.lower():
-            code = "missing_authorization_header"
     if exc.kind == "too_large":
         status = 400
     return json_response({"error": code, "message": exc.message}, status)
@@ -260,3 +262,6 @@ def routes() -> list[Route]:
               "Cord v1: create or update a user (server token)", "Dialects", e, request_model=CordUserBody,
               response_model=CordSuccess),
     ]
+
+
+SURFACE = Surface("cord", "/cord", "Dialects", error_response, routes)

@@ -20,15 +20,15 @@ import math
 import re
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import unquote
 
 from chalice import Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
 
 from chalicelib.api.dialects._plain import summary_text
-from chalicelib.api.http import Call, Route, json_response
+from chalicelib.api.http import Call, Route, Surface, json_response
 from chalicelib.domain import inbox, numbered, sending
-from chalicelib.domain.errors import DomainError, Forbidden, InvalidInput, NotFound, Unauthorized
+from chalicelib.auth.tokens import EXPIRED
+from chalicelib.domain.errors import DomainError, Forbidden, InvalidInput, MethodNotAllowed, NotFound, Unauthorized
 from chalicelib.domain.model import Audience, Content, Notification
 from chalicelib.domain.principal import Caller
 from chalicelib.domain.rules import check_url, check_user_id
@@ -68,11 +68,13 @@ def errors(exc: DomainError, status: int) -> Response:
     code = getattr(exc, "spark_code", None)
     if code is None:
         if isinstance(exc, Unauthorized):
-            code = SESSION_EXPIRED if "expired" in exc.message.lower() else BAD_KEY
+            code = SESSION_EXPIRED if getattr(exc, "reason", None) == EXPIRED else BAD_KEY
         elif isinstance(exc, Forbidden):
             code = SERVICE_LEVEL
         elif isinstance(exc, NotFound):
             code = 404
+        elif isinstance(exc, MethodNotAllowed):
+            code = 405
         elif exc.kind == "conflict":
             code = CONFLICT
         elif status == 500:
@@ -173,7 +175,7 @@ def _body_d(call: Call) -> dict[str, Any]:
     try:
         data = call.json()
     except InvalidInput as exc:
-        if exc.code == "body_too_large":
+        if exc.code in ("body_too_large", "invalid_field"):  # too large; a string no response could carry
             raise
         raise SparkError(BAD_JSON, "POST data not supplied as valid JSON", field="body") from None
     if not isinstance(data, dict):
@@ -288,7 +290,7 @@ def create_notification(call: Call) -> Response:
 
 def mark_read(call: Call) -> Response:
     caller = current_user(call)
-    raw = unquote(call.params["Id"])
+    raw = call.params["Id"]
     wanted = [part.strip() for part in raw.split(",")]
     if not all(wanted):
         raise SparkError(CONSTRAINT, "Id: give one or more ids separated by commas", field="Id")
@@ -313,14 +315,6 @@ def unread(call: Call) -> Response:
     caller = current_user(call)
     unread_count, _ = numbered.inbox_counts(caller, "me")
     return success([], Pagination=pagination(unread_count, DEFAULT_LIMIT, 1))
-
-
-def method_not_allowed(allowed: str):
-    def handler(call: Call) -> Response:
-        return failure(405, 405, f"Method not allowed: {call.method} is not implemented here (allowed: {allowed})",
-                       {"Allow": allowed})
-
-    return handler
 
 
 # ---- documentation models ---------------------------------------------------------------------
@@ -363,7 +357,7 @@ def routes() -> list[Route]:
     paging = [("_pagination", "0 (default) | 1 | count"), ("_limit", f"1..{MAX_LIMIT}, default {DEFAULT_LIMIT}"),
               ("_page", f"1..{MAX_PAGE}, default 1"), ("_apiuser", "server tokens: the current user")]
     apiuser = [("_apiuser", "server tokens: the current user")]
-    out = [
+    return [
         # The static /unread path is registered before /{Id}; Chalice (and API Gateway) prefer it anyway.
         Route(f"{BASE}/unread", "GET", unread, "spark_unread_notifications",
               "Spark: pagination block of the unread notifications", TAG, e, response_model=SparkEnvelope,
@@ -379,12 +373,6 @@ def routes() -> list[Route]:
               "Spark: mark one or more notifications (comma-separated ids) read", TAG, e,
               request_model=SparkMarkRead, response_model=SparkEnvelope, query_params=apiuser),
     ]
-    for path, allowed, methods in ((BASE, "GET, POST", ("PUT", "DELETE")),
-                                   (f"{BASE}/{{Id}}", "PUT", ("GET", "POST", "DELETE")),
-                                   (f"{BASE}/unread", "GET", ("POST", "PUT", "DELETE"))):
-        suffix = {BASE: "notifications", f"{BASE}/{{Id}}": "specified", f"{BASE}/unread": "unread"}[path]
-        for method in methods:
-            out.append(Route(path, method, method_not_allowed(allowed), f"spark_{suffix}_{method.lower()}_405",
-                             "Spark: 405 Method Not Allowed", TAG, e, auth=False, success_status=405,
-                             response_model=SparkEnvelope))
-    return out
+
+
+SURFACE = Surface("spark", "/spark", TAG, errors, routes)
