@@ -20,7 +20,8 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.settings import get_settings
-from chalicelib.store.base import connection, failed_conditions, with_backoff
+from chalicelib.store.base import (adapt_transaction_limit, connection, failed_conditions, transaction_limit,
+                                    with_backoff)
 from chalicelib.store.counters import Counter
 from chalicelib.store.inbox import InboxItem
 
@@ -39,7 +40,7 @@ def write_new(items: Iterable[InboxItem]) -> dict[str, bool]:
 
     Transactions touch disjoint recipients, so they run concurrently (FANOUT_PARALLELISM)."""
     settings = get_settings()
-    per_transaction = settings.transaction_max_actions // 2  # a put and a counter update each
+    per_transaction = transaction_limit() // 2  # a put and a counter update each
     batches: list[list[InboxItem]] = []
     for item in items:
         if not batches or len(batches[-1]) == per_transaction:
@@ -65,6 +66,11 @@ def _write_batch(items: list[InboxItem]) -> dict[str, bool]:
         try:
             with_backoff(lambda: _commit(pending))
         except TransactWriteError as exc:
+            if adapt_transaction_limit(exc):  # the engine takes fewer actions: write in smaller parts
+                per_transaction = transaction_limit() // 2
+                for start in range(0, len(pending), per_transaction):
+                    outcome.update(_write_batch(pending[start:start + per_transaction]))
+                return outcome
             exists = {i // 2 for i in failed_conditions(exc)}  # two actions per item
             if not exists:
                 raise

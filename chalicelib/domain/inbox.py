@@ -20,10 +20,10 @@ from chalicelib.domain.markdown import render_html
 from chalicelib.domain.model import Content, Notification, Page, Priority
 from chalicelib.domain.principal import Caller
 from chalicelib.domain.templates import render_header
-from chalicelib.settings import get_settings
 from chalicelib.store import broadcasts as broadcast_store
 from chalicelib.store import counters
-from chalicelib.store.base import connection, failed_conditions, with_backoff
+from chalicelib.store.base import (adapt_transaction_limit, connection, failed_conditions, transaction_limit,
+                                    with_backoff)
 from chalicelib.store.counters import Counter
 from chalicelib.store.inbox import InboxItem, inbox_key
 
@@ -33,7 +33,7 @@ FILTERED_PAGE_BUDGET = 200  # items one filtered Query may evaluate
 
 def items_per_read_transaction() -> int:
     """Item updates per transaction, plus one counter update (DynamoDB allows 100 actions)."""
-    return get_settings().transaction_max_actions - 1
+    return transaction_limit() - 1
 
 
 @dataclass
@@ -261,6 +261,10 @@ def _transact_read_state(items: list[InboxItem], *, read: bool, now: int) -> int
             changed += len(pending)
             break
         except TransactWriteError as exc:
+            if adapt_transaction_limit(exc):  # the engine takes fewer actions: smaller parts
+                step = items_per_read_transaction()
+                return changed + sum(_transact_read_state(pending[i:i + step], read=read, now=now)
+                                     for i in range(0, len(pending), step))
             failed = failed_conditions(exc)
             if not failed:
                 raise

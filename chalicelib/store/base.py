@@ -8,6 +8,7 @@ connection whenever those values change.
 from __future__ import annotations
 
 import random
+import re
 import time
 from typing import Any, Callable, TypeVar
 
@@ -113,6 +114,33 @@ def failed_conditions(exc: BaseException) -> set[int]:
         return set()
     reasons = getattr(exc, "cancellation_reasons", None) or []
     return {i for i, r in enumerate(reasons) if r is not None and r.code == "ConditionalCheckFailed"}
+
+
+# Actions one TransactWriteItems may hold: 100 on DynamoDB and moto, fewer where configured
+# (DYNAMODB_TRANSACTION_LIMIT) or where the engine refuses more. DynamoDB Local 1.11.478 answers a
+# larger one with "ValidationException ... Member must have length less than or equal to 10"; the
+# limit then drops to what it names for the rest of the process, whatever endpoint setting led there.
+_TRANSACTION_REFUSAL = re.compile(r"Member must have length less than or equal to (\d+)")
+_engine_transaction_limit: int | None = None
+
+
+def transaction_limit() -> int:
+    configured = get_settings().transaction_max_actions
+    return min(configured, _engine_transaction_limit) if _engine_transaction_limit else configured
+
+
+def adapt_transaction_limit(exc: BaseException) -> bool:
+    """True when `exc` is the engine refusing a transaction for its number of actions; later
+    transactions are then cut to the size it allows."""
+    global _engine_transaction_limit
+    if error_code(exc) != "ValidationException":
+        return False
+    message = exc.cause_response_message if isinstance(exc, PynamoDBException) else str(exc)
+    match = _TRANSACTION_REFUSAL.search(message or "")
+    if not match or "TransactItems" not in (message or "") and "transactItems" not in (message or ""):
+        return False
+    _engine_transaction_limit = max(2, int(match.group(1)))
+    return True
 
 
 def with_backoff(call: Callable[[], T], *, attempts: int = 8, base: float = 0.05, cap: float = 2.0) -> T:
