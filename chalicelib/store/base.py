@@ -130,14 +130,14 @@ def transaction_limit() -> int:
 
 
 def adapt_transaction_limit(exc: BaseException) -> bool:
-    """True when `exc` is the engine refusing a transaction for its number of actions; later
-    transactions are then cut to the size it allows."""
+    """True when `exc` (from a TransactWriteItems) is the engine refusing it for its number of
+    actions; later transactions are then cut to the size it allows."""
     global _engine_transaction_limit
     if error_code(exc) != "ValidationException":
         return False
     message = exc.cause_response_message if isinstance(exc, PynamoDBException) else str(exc)
     match = _TRANSACTION_REFUSAL.search(message or "")
-    if not match or "TransactItems" not in (message or "") and "transactItems" not in (message or ""):
+    if not match:
         return False
     _engine_transaction_limit = max(2, int(match.group(1)))
     return True
