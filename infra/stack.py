@@ -214,9 +214,13 @@ class NotificationsStack(cdk.Stack):
                 response_templates={"application/json": json.dumps({"error": code, "message": message})})
 
         # ---- stream consumers: broadcasts -> fan-out, inbox TTL deletions -> expiry ---------------------
+        # Fan-out: no batching window (each chunk's record is the next chunk's trigger: a window would
+        # add its length to every step), and 10 batch processors per shard, so broadcasts of other
+        # owners (records of other keys) run beside a long one instead of queueing behind it; records
+        # of one broadcast stay in order (same key).
         self.failures, self.mapping = self._stream_consumer(
             "Fanout", FANOUT, self.fanout_role, "broadcasts", FANOUT_FILTER, batch_size=10,
-            window_s=1, retries=5, max_age=cdk.Duration.hours(6))
+            window_s=0, retries=5, max_age=cdk.Duration.hours(6), parallelization=10)
         self.expiry_failures, self.expiry_mapping = self._stream_consumer(
             "Expiry", EXPIRY, self.expiry_role, "inbox", EXPIRY_FILTER, batch_size=100,
             window_s=5, retries=10, max_age=cdk.Duration.hours(24))
@@ -266,7 +270,8 @@ class NotificationsStack(cdk.Stack):
         cdk.CfnOutput(self, "TablePrefix", value=self.prefix)
 
     def _stream_consumer(self, label: str, function: str, role: iam.Role, table: str, pattern: dict, *,
-                         batch_size: int, window_s: int, retries: int, max_age: cdk.Duration):
+                         batch_size: int, window_s: int, retries: int, max_age: cdk.Duration,
+                         parallelization: int = 1):
         """A stream -> function mapping with partial batch failures, bisect, bounded retries, a
         maximum record age, a filter and an SQS on-failure destination."""
         failures = sqs.Queue(self, f"{label}Failures", retention_period=cdk.Duration.days(14),
@@ -282,7 +287,7 @@ class NotificationsStack(cdk.Stack):
             starting_position=lambda_.StartingPosition.TRIM_HORIZON, batch_size=batch_size,
             max_batching_window=cdk.Duration.seconds(window_s), bisect_batch_on_error=True,
             retry_attempts=retries, max_record_age=max_age, report_batch_item_failures=True,
-            parallelization_factor=1, on_failure=sources.SqsDlq(failures),
+            parallelization_factor=parallelization, on_failure=sources.SqsDlq(failures),
             filters=[{"pattern": json.dumps(pattern)}],
         )
         # The role must hold its stream permissions before Lambda validates the mapping.

@@ -20,7 +20,7 @@ from pynamodb.exceptions import UpdateError
 from chalicelib import ids
 from chalicelib.domain import directory
 from chalicelib.domain.delivery import write_new
-from chalicelib.domain.inbox import mark_unread_before
+from chalicelib.domain.inbox import body, mark_unread_before
 from chalicelib.domain.model import Content
 from chalicelib.domain.sending import build_item
 from chalicelib.settings import get_settings
@@ -89,7 +89,9 @@ def _broadcast_chunk(image: BroadcastItem) -> str:
     owner_pk = directory_store.owner_pk(tenant, spec["owner_kind"], spec["owner_id"])
     start = json.loads(image.cursor) if image.cursor else None
     members, last = directory_store.members_page(owner_pk, get_settings().fanout_chunk_size, start)
-    content = Content.from_body(spec["content"])
+    # Broadcasts sent before bodies were stored apart carry theirs in the job item itself.
+    ref = spec.get("ref") or f"{image.pk}|{image.sk}"
+    content = Content.from_body(spec["content"] if "content" in spec else body(ref))
     snapshot = int(spec.get("snapshot") or image.created or 0)
     eligible = [m for m in members
                 if not m.is_api and not m.banned and int(m.joined or 0) <= snapshot]
@@ -97,7 +99,6 @@ def _broadcast_chunk(image: BroadcastItem) -> str:
     settings = directory.get_settings_many(tenant, users) if users else {}
     deliver = [u for u in users if settings[u].allows(content.type, content.priority)]
     owner = f"{spec['owner_kind']}#{spec['owner_id']}"
-    ref = f"{image.pk}|{image.sk}"
     bid = ids.broadcast_id(owner, image.sk)
     write_new(build_item(tenant, u, image.sk, content, ref=ref, broadcast=bid) for u in deliver)
     done = last is None

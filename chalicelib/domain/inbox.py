@@ -190,6 +190,14 @@ def _bodies(refs: set[str]) -> dict[str, dict[str, Any]]:
     return found
 
 
+def body(ref: str) -> dict[str, Any]:
+    """One stored body (a broadcast's or a multi-recipient send's), cached like every body read."""
+    found = _bodies({ref})
+    if ref not in found:
+        raise LookupError(f"no stored body {ref!r}")
+    return found[ref]
+
+
 def hydrate(tenant: str, user: str, items: list[InboxItem]) -> list[Notification]:
     bodies = _bodies({i.ref for i in items if i.ref})
     contents: list[Content] = []

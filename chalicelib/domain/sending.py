@@ -193,10 +193,13 @@ def _send_broadcast(caller: Caller, owner_kind: str, owner_id: str, content: Con
     directory.register_type(caller.tenant, content.type)
     owner = f"{owner_kind}#{owner_id}"
     now = int(time.time() * 1000)
+    # The body is stored once, apart from the job: every fan-out step rewrites the job item, which so
+    # stays small (a 60 KB message would otherwise cost ~140 write units per step).
+    ref = _store_body_once(caller.tenant, sk, content)
     item = broadcast_store.BroadcastItem(
         f"{caller.tenant}#{owner}", sk, kind=broadcast_store.KIND_BROADCAST, status="queued", seq=0,
         eligible=0, delivered=0, skipped=0, created=now, updated=now,
-        spec={"content": content.body(), "owner_kind": owner_kind, "owner_id": owner_id, "snapshot": now,
+        spec={"ref": ref, "owner_kind": owner_kind, "owner_id": owner_id, "snapshot": now,
               "sender": caller.principal},
     )
     try:

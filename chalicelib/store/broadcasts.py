@@ -2,10 +2,11 @@
 
 Item kinds (attribute `kind`):
 - `broadcast`: a send to an organization or community; its stream records drive the
-  fan-out, one chunk per record, and it carries the cursor and progress counts.
+  fan-out, one chunk per record, and it carries the cursor and progress counts. Its body is a
+  `message` item (`spec.ref`), so the job item, rewritten at every step, stays small.
 - `readall`: a mark-all-read job too large for one request; processed the same way.
-- `message`: the body of a multi-recipient send, stored once and referenced by each
-  inbox item. The stream handler ignores it.
+- `message`: the body of a multi-recipient send or a broadcast (`pk = tenant#msg`, `sk` = the
+  send's ULID), stored once and referenced by each inbox item. The stream handler ignores it.
 """
 from __future__ import annotations
 

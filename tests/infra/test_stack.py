@@ -106,6 +106,9 @@ def test_event_source_mapping(templates):
     assert 0 < mapping["MaximumRetryAttempts"] <= 10
     assert 60 <= mapping["MaximumRecordAgeInSeconds"] <= 24 * 3600
     assert "Fanout" in json.dumps(mapping["FunctionName"])
+    # Each chunk's record triggers the next: no batching window; other broadcasts run beside a long one.
+    assert mapping.get("MaximumBatchingWindowInSeconds", 0) == 0
+    assert mapping["ParallelizationFactor"] == 10
 
 
 def _mapping(template, table_logical_id: str) -> dict:

@@ -189,3 +189,21 @@ def test_fault_injection_exceptions_duplicates_and_throttles(server, monkeypatch
     assert status["delivered"] == len(users) and status["eligible"] == len(users)
     assert all(faults.values()), faults
     assert_exact(users)
+
+
+def test_broadcast_job_stays_small_whatever_the_message(server, as_user):
+    """The body is stored once apart from the job item, which every fan-out step rewrites."""
+    from chalicelib.store.broadcasts import KIND_BROADCAST, BroadcastItem
+    from chalicelib.store.attributes import stored_size
+
+    add_members(server, "org", "big-msg", [f"m{i}" for i in range(7)], "Standard User")
+    message = "x" * 60_000
+    r = server.post("/v1/notifications", {"organization": "big-msg", "type": "T", "message": message})
+    assert r.status_code == 202, r.data
+    StreamDriver().drain()
+    [job] = [b for b in BroadcastItem.scan() if b.kind == KIND_BROADCAST]
+    assert job.status == "complete"
+    assert stored_size(job.spec) < 1024 and "content" not in job.spec
+    for i in range(7):
+        [n] = as_user(f"m{i}").get("/v1/users/me/notifications").data["notifications"]
+        assert n["message"] == message and n["broadcastId"] == r.data["broadcastId"]
