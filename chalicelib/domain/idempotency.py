@@ -28,13 +28,23 @@ def fingerprint(payload: Any) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def record_key(caller: Caller, key: str) -> str:
+    """The record's key: tenant, principal, then a digest of the Idempotency-Key. User ids and keys
+    may both contain '#', so the raw key after the principal had two readings (user "al" with key
+    "x#k" and user "al#x" with key "k" met in one record, and the second was answered with the
+    first's response); a tenant id never holds '#' and the digest has a fixed length, so this key
+    has one reading."""
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
+    return f"{caller.tenant}#{caller.principal}#{digest}"
+
+
 def run_once(caller: Caller, key: str, payload: Any,
              action: Callable[[str], tuple[int, Any]]) -> tuple[int, Any, bool]:
     """Run `action(ulid)` once per key; returns (status, body, replayed)."""
     if not key or len(key) > MAX_KEY or not key.isprintable():
         raise InvalidInput("invalid_idempotency_key", f"Idempotency-Key must be 1-{MAX_KEY} printable characters",
                            "Idempotency-Key")
-    pk = f"{caller.tenant}#{caller.principal}#{key}"
+    pk = record_key(caller, key)
     digest = fingerprint(payload)
     now = int(time.time() * 1000)
     record = store.IdempotencyRecord(pk, fingerprint=digest, status="in_progress", ulid=ids.new_ulid(),

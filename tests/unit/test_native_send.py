@@ -294,6 +294,23 @@ def test_idempotency_keys_are_per_caller(server, as_user, client):
     assert r.status_code == 201 and r.headers["Idempotent-Replayed"] == "false"
 
 
+def test_idempotency_keys_of_users_whose_ids_hold_a_hash_never_meet(server, as_user):
+    # Was: user "al" sends with Idempotency-Key "x#k", then user "al#x" sends the same body with
+    # key "k" -> 201 Idempotent-Replayed: true and al's response (al's notification id); nothing
+    # was sent for al#x. Both records were keyed "dev#user:al#x#k".
+    for user in ("al", "al%23x"):
+        assert server.put(f"/v1/organizations/o1/members/{user}", {"role": "Standard User"}).status_code == 201
+    payload = body(recipients=["al"])
+    r1 = as_user("al").post(SEND, payload, headers={"Idempotency-Key": "x#k"})
+    assert r1.status_code == 201 and r1.headers["Idempotent-Replayed"] == "false"
+    r2 = as_user("al#x").post(SEND, payload, headers={"Idempotency-Key": "k"})
+    assert r2.status_code == 201 and r2.headers["Idempotent-Replayed"] == "false", r2.body
+    assert r2.data["notifications"][0]["id"] != r1.data["notifications"][0]["id"]
+    assert as_user("al").get("/v1/users/me/notifications/unread-count").data == {"unreadCount": 2}
+    r3 = as_user("al").post(SEND, payload, headers={"Idempotency-Key": "x#k"})  # al's own retry still replays
+    assert r3.headers["Idempotent-Replayed"] == "true" and r3.data == r1.data
+
+
 def test_refused_request_frees_the_key(server):
     h = {"Idempotency-Key": "k-3"}
     assert server.post(SEND, body(type="System"), headers=h).status_code == 400
