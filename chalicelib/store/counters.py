@@ -19,12 +19,13 @@ class Counter(BaseModel):
     unread = NumberAttribute(default=0)
     total = NumberAttribute(default=0)  # notifications in the inbox (for page counts)
     version = NumberAttribute(default=0)  # bumped by every change to the inbox (ETags)
-    expires = TTLAttribute(null=True)  # only on expiry tombstones (`<inbox pk>#expired#<sk>`)
+    expires = TTLAttribute(null=True)  # only on expiry tombstones (`<inbox pk>\x1fexpired\x1f<sk>`)
 
 
 def tombstone_key(inbox_pk: str, sk: str) -> str:
     """Marks that an expired notification was already taken off its inbox's counters."""
-    return f"{inbox_pk}#expired#{sk}"
+    # U+001F, which no user id may hold: `alice#expired#<sk>` could otherwise be a user's counter key.
+    return f"{inbox_pk}\x1fexpired\x1f{sk}"
 
 
 @dataclass(frozen=True)
