@@ -20,6 +20,10 @@ from typing import Any
 
 log = logging.getLogger("notifications.dev")
 
+# chalice local's server is an http.server.HTTPServer, whose listen backlog is 5: a burst of
+# concurrent connects beyond that is refused or reset. This many wait to be accepted instead.
+LISTEN_BACKLOG = 64
+
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
@@ -80,12 +84,22 @@ def start_poller(on_failure=None):
 
 
 def create_api_server(host: str, port: int, stage: str = "dev"):
+    """chalice local's server for the app on host:port, with a listen backlog of LISTEN_BACKLOG.
+
+    Does what chalice 1.34.0's `chalice.local.create_local_server` does, but passes
+    `LocalDevServer` a server class with a larger `request_queue_size`."""
     from chalice.cli import factory
-    from chalice.local import create_local_server
+    from chalice.local import CustomLocalChalice, LocalChalice, LocalDevServer, ThreadedHTTPServer
+
+    class DevHTTPServer(ThreadedHTTPServer):
+        request_queue_size = LISTEN_BACKLOG
 
     cli_factory = factory.CLIFactory(project_dir=str(PROJECT_DIR))
     config = cli_factory.create_config_obj(chalice_stage_name=stage)
-    return create_local_server(config.chalice_app, config, host, port)
+    app_obj = config.chalice_app
+    CustomLocalChalice.__bases__ = (LocalChalice, app_obj.__class__)
+    app_obj.__class__ = CustomLocalChalice
+    return LocalDevServer(app_obj, config, host, port, server_cls=DevHTTPServer)
 
 
 def run(host: str = "127.0.0.1", port: int | None = None, stage: str = "dev") -> int:
