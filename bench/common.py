@@ -37,9 +37,8 @@ def start_engine(prefer: str | None = None):
             raise SystemExit(f"DynamoDB Local unavailable: {missing()}")
     from chalicelib.local.runtime import start_embedded_dynamodb
 
-    server, endpoint = start_embedded_dynamodb()
+    server, endpoint = start_embedded_dynamodb()  # with chalicelib.local.moto_engine: safe under concurrency
     os.environ["DYNAMODB_ENDPOINT"] = endpoint
-    os.environ["FANOUT_PARALLELISM"] = "1"  # moto's transactions are not thread-safe
     return server.stop, "moto server"
 
 

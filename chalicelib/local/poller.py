@@ -57,6 +57,7 @@ class StreamPoller:
         self._iterators: dict[str, str | None] = {}
         self._done_shards: set[str] = set()
         self._last_seq: dict[str, str] = {}
+        self._trimmed: set[str] = set()  # shards whose last read was refused as trimmed
         self.stream_arn = ""
         self.invocations = 0
 
@@ -114,13 +115,27 @@ class StreamPoller:
             response = self._streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
         except self._streams.exceptions.ClientError as exc:
             # DynamoDB Local answers TrimmedDataAccessException for a TRIM_HORIZON iterator taken while
-            # the shard was empty, once records arrive; AWS expires iterators after 15 minutes.
-            # Either way: take a new iterator from the last record delivered.
-            if exc.response.get("Error", {}).get("Code") not in ("TrimmedDataAccessException",
-                                                                 "ExpiredIteratorException"):
+            # the shard was empty, once records arrive; AWS expires iterators after 15 minutes (the
+            # embedded moto engine forgets old ones too). Either way: take a new iterator from the
+            # last record delivered.
+            code = exc.response.get("Error", {}).get("Code")
+            if code not in ("TrimmedDataAccessException", "ExpiredIteratorException"):
                 raise
+            if code == "TrimmedDataAccessException" and shard_id in self._trimmed and shard_id in self._last_seq:
+                # Trimmed again just after the last record delivered: the records after it are gone
+                # (older than the stream keeps). Go on from the oldest record kept rather than loop.
+                log.error("stream of %s, shard %s: records after %s were trimmed before they were read; "
+                          "continuing from the oldest record kept", self.table_name, shard_id,
+                          self._last_seq[shard_id])
+                self._trimmed.discard(shard_id)
+                self._iterators[shard_id] = self._streams.get_shard_iterator(
+                    StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+                return True
+            if code == "TrimmedDataAccessException":
+                self._trimmed.add(shard_id)
             self._iterators[shard_id] = self._fresh_iterator(shard_id)
             return True
+        self._trimmed.discard(shard_id)
         records = response.get("Records", [])
         next_iterator = response.get("NextShardIterator")
         if not records:

@@ -1,23 +1,43 @@
 """`notifications dev`: everything the service needs, on this machine, in one process tree.
 
-An embedded DynamoDB (moto's server) unless DYNAMODB_ENDPOINT names another engine or
+An embedded DynamoDB (moto's server, made exact under concurrent requests by
+`chalicelib.local.moto_engine`) unless DYNAMODB_ENDPOINT names another engine or
 DYNAMODB=local asks for Amazon's DynamoDB Local (in memory, or on a data file in
 DYNAMODB_DATA_DIR so the data survives a restart: `make dev-persistent`), the tables,
 a stream poller feeding the same fan-out handler Lambda runs, and the API under
 `chalice local`. Ctrl-C (or SIGTERM) stops all of it.
+
+Start-up mistakes (an unusable setting, a taken port, an unreachable DYNAMODB_ENDPOINT)
+raise `StartupError` or `SettingsError` before anything is left running; the CLI prints
+their one-line message.
 """
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import re
 import signal
 import socket
+import socketserver
 import sys
 import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
+
+from chalicelib.settings import SettingsError, env_int, get_settings
 
 log = logging.getLogger("notifications.dev")
+
+# chalice local's server is an http.server.HTTPServer, whose listen backlog is 5: a burst of
+# concurrent connects beyond that is refused or reset. This many wait to be accepted instead.
+LISTEN_BACKLOG = 64
+
+
+class StartupError(RuntimeError):
+    """`notifications dev` cannot start; the message says why in one line."""
+
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -38,6 +58,12 @@ def _fake_credentials() -> None:
 def start_embedded_dynamodb() -> tuple[Any, str]:
     from moto.server import ThreadedMotoServer
 
+    from chalicelib.local import moto_engine
+
+    try:
+        moto_engine.install()
+    except moto_engine.MotoEngineMismatch as exc:
+        raise StartupError(str(exc)) from None
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
@@ -45,11 +71,14 @@ def start_embedded_dynamodb() -> tuple[Any, str]:
 
 
 def start_dynamodb_local() -> tuple[Any, str]:
-    from chalicelib.local.dynamodb_local import DynamoDBLocal
+    from chalicelib.local.dynamodb_local import DynamoDBLocal, DynamoDBLocalUnavailable
 
     data_dir = os.environ.get("DYNAMODB_DATA_DIR") or None
-    port = int(os.environ["DYNAMODB_PORT"]) if os.environ.get("DYNAMODB_PORT") else None
-    engine = DynamoDBLocal(port=port, db_path=data_dir, own_session=False).start()
+    port = env_int("DYNAMODB_PORT", 0, minimum=1, maximum=65535) or None
+    try:
+        engine = DynamoDBLocal(port=port, db_path=data_dir, own_session=False).start()
+    except DynamoDBLocalUnavailable as exc:
+        raise StartupError(f"DYNAMODB=local: DynamoDB Local cannot start: {exc}") from None
     import atexit
 
     atexit.register(engine.stop)
@@ -76,8 +105,31 @@ def start_poller(on_failure=None):
 
 
 def create_api_server(host: str, port: int, stage: str = "dev"):
+    """chalice local's server for the app on host:port, with a listen backlog of LISTEN_BACKLOG.
+
+    Does what chalice 1.34.0's `chalice.local.create_local_server` does, but passes
+    `LocalDevServer` a server class with a larger `request_queue_size`, which binds at once
+    and listens only from `start_listening()` (or `serve_forever()`)."""
     from chalice.cli import factory
-    from chalice.local import create_local_server
+    from chalice.local import CustomLocalChalice, LocalChalice, LocalDevServer, ThreadedHTTPServer
+
+    class DevHTTPServer(ThreadedHTTPServer):
+        request_queue_size = LISTEN_BACKLOG
+
+        listening = False
+
+        def server_activate(self) -> None:
+            """Bound at creation (a taken port fails there), listening from `start_listening()`:
+            until the service is ready a client is refused at once rather than left waiting."""
+
+        def start_listening(self) -> None:
+            if not self.listening:
+                socketserver.TCPServer.server_activate(self)
+                self.listening = True
+
+        def serve_forever(self, poll_interval: float = 0.5) -> None:
+            self.start_listening()
+            super().serve_forever(poll_interval)
 
     from chalicelib.local import routing
 
@@ -85,40 +137,117 @@ def create_api_server(host: str, port: int, stage: str = "dev"):
 
     cli_factory = factory.CLIFactory(project_dir=str(PROJECT_DIR))
     config = cli_factory.create_config_obj(chalice_stage_name=stage)
-    return create_local_server(config.chalice_app, config, host, port)
+    app_obj = config.chalice_app
+    CustomLocalChalice.__bases__ = (LocalChalice, app_obj.__class__)
+    app_obj.__class__ = CustomLocalChalice
+    return LocalDevServer(app_obj, config, host, port, server_cls=DevHTTPServer)
+
+
+@contextmanager
+def _port_errors(host: str, port: int, port_name: str) -> Iterator[None]:
+    """OSErrors of binding or listening on host:port as one-line StartupErrors."""
+    try:
+        yield
+    except OSError as exc:
+        if isinstance(exc, socket.gaierror):
+            raise StartupError(f"--host {host!r} is not a usable address ({exc.strerror})") from None
+        if exc.errno == errno.EADDRINUSE:
+            hint = "set PORT to a free port" if port_name == "PORT" else "pass another --port"
+            raise StartupError(f"{port_name} {port}: {host}:{port} is already in use (another `notifications dev`?); "
+                               f"{hint}") from None
+        if exc.errno == errno.EACCES:
+            raise StartupError(f"{port_name} {port}: permission denied listening on {host}:{port} "
+                               "(ports below 1024 need privileges)") from None
+        raise StartupError(f"{port_name} {port}: cannot listen on {host}:{port} ({exc.strerror or exc})") from None
+
+
+def check_endpoint(endpoint: str, region: str, timeout: float = 3.0) -> None:
+    """One quick ListTables: a clear StartupError if DYNAMODB_ENDPOINT cannot be reached."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import (BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError,
+                                     ReadTimeoutError)
+
+    client = boto3.client("dynamodb", endpoint_url=endpoint, region_name=region,
+                          config=Config(connect_timeout=timeout, read_timeout=timeout,
+                                        retries={"total_max_attempts": 2, "mode": "standard"}))
+    try:
+        client.list_tables(Limit=1)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        detail = f"{error.get('Code')}: {error.get('Message')}" if error.get("Message") else f"HTTP {status}"
+        raise StartupError(f"DYNAMODB_ENDPOINT {endpoint} refused ListTables ({detail}); is it a DynamoDB "
+                           "endpoint?") from None
+    except ConnectTimeoutError:
+        raise StartupError(f"DYNAMODB_ENDPOINT {endpoint} is not reachable: no connection within {timeout:g} s") from None
+    except ReadTimeoutError:
+        raise StartupError(f"DYNAMODB_ENDPOINT {endpoint} does not answer: no reply to ListTables within "
+                           f"{timeout:g} s") from None
+    except EndpointConnectionError as exc:
+        match = re.search(r"\[Errno -?\d+\] ([^'\")]+)", str(exc.kwargs.get("error", "")))
+        reason = match.group(1).strip() if match else "could not connect"
+        raise StartupError(f"DYNAMODB_ENDPOINT {endpoint} is not reachable: {reason}") from None
+    except BotoCoreError as exc:
+        raise StartupError(f"DYNAMODB_ENDPOINT {endpoint}: {exc}") from None
+
+
+def check_settings(port: int | None) -> tuple[int, str]:
+    """Every setting the runtime and the app read, checked before anything starts.
+    Returns the API port and the name it came from (for messages)."""
+    level = os.environ.get("LOG_LEVEL", "INFO")
+    if not isinstance(logging.getLevelName(level.upper()), int):
+        raise SettingsError("LOG_LEVEL", f"must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {level!r}")
+    choice = os.environ.get("DYNAMODB", "moto")
+    if choice.lower() not in ("moto", "local"):
+        raise SettingsError("DYNAMODB", f"must be moto or local, not {choice!r}")
+    if choice.lower() == "local":
+        env_int("DYNAMODB_PORT", 0, minimum=1, maximum=65535)
+    get_settings()
+    if port is not None:
+        if not 1 <= port <= 65535:
+            raise SettingsError("--port", f"must be between 1 and 65535, not {port}")
+        return port, "--port"
+    return env_int("PORT", 8000, minimum=1, maximum=65535), "PORT"
 
 
 def run(host: str = "127.0.0.1", port: int | None = None, stage: str = "dev") -> int:
     from chalicelib.logs import configure_logging
 
-    configure_logging()
     _fake_credentials()
-    port = port or int(os.environ.get("PORT", "8000"))
     os.environ.setdefault("TABLE_PREFIX", f"notifications-{stage}")
-    embedded = None
-    choice = os.environ.get("DYNAMODB", "moto").lower()
-    if choice not in ("moto", "local"):
-        print(f"DYNAMODB must be moto or local, not {choice!r}", file=sys.stderr)
-        return 2
-    if not os.environ.get("DYNAMODB_ENDPOINT") and choice == "local":
-        embedded, endpoint = start_dynamodb_local()
-        os.environ["DYNAMODB_ENDPOINT"] = endpoint
-        os.environ.setdefault("DYNAMODB_TRANSACTION_LIMIT", "10")
-        data_dir = os.environ.get("DYNAMODB_DATA_DIR")
-        engine = f"DynamoDB Local at {endpoint} " + (f"(data in {data_dir})" if data_dir else "(in memory)")
-    elif not os.environ.get("DYNAMODB_ENDPOINT"):
-        embedded, endpoint = start_embedded_dynamodb()
-        os.environ["DYNAMODB_ENDPOINT"] = endpoint
-        os.environ.setdefault("FANOUT_PARALLELISM", "1")  # moto's transactions are not thread-safe
-        engine = f"embedded DynamoDB (moto) at {endpoint}"
-    else:
-        engine = f"DynamoDB at {os.environ['DYNAMODB_ENDPOINT']}"
+    port, port_name = check_settings(port)
+    configure_logging()
     sys.path.insert(0, str(PROJECT_DIR))
+    with _port_errors(host, port, port_name):  # bound now: a taken port fails before any engine starts
+        server = create_api_server(host, port, stage)
+    embedded = None
+    try:
+        choice = os.environ.get("DYNAMODB", "moto").lower()
+        if not os.environ.get("DYNAMODB_ENDPOINT") and choice == "local":
+            embedded, endpoint = start_dynamodb_local()
+            os.environ["DYNAMODB_ENDPOINT"] = endpoint
+            os.environ.setdefault("DYNAMODB_TRANSACTION_LIMIT", "10")
+            data_dir = os.environ.get("DYNAMODB_DATA_DIR")
+            engine = f"DynamoDB Local at {endpoint} " + (f"(data in {data_dir})" if data_dir else "(in memory)")
+        elif not os.environ.get("DYNAMODB_ENDPOINT"):
+            embedded, endpoint = start_embedded_dynamodb()
+            os.environ["DYNAMODB_ENDPOINT"] = endpoint
+            engine = f"embedded DynamoDB (moto) at {endpoint}"
+        else:
+            engine = f"DynamoDB at {os.environ['DYNAMODB_ENDPOINT']}"
+            check_endpoint(os.environ["DYNAMODB_ENDPOINT"], get_settings().region)
+    except BaseException:
+        server.server.server_close()
+        if embedded is not None:
+            embedded.stop()
+        raise
     from chalicelib.store.bootstrap import ensure_tables
 
     created = ensure_tables()
     poller = start_poller()
-    server = create_api_server(host, port, stage)
+    with _port_errors(host, port, port_name):
+        server.server.start_listening()
     stopping = threading.Event()
 
     def stop(*_: Any) -> None:
@@ -133,14 +262,10 @@ def run(host: str = "127.0.0.1", port: int | None = None, stage: str = "dev") ->
     from chalicelib.settings import DEV_TENANT
 
     base = f"http://{host}:{port}"
-    server_token = issue(DEV_TENANT, ttl_seconds=7 * 86400)
-    user_token = issue(DEV_TENANT, user="alice", ttl_seconds=7 * 86400)
-    print(f"""
-Notifications service ready at {base}
-  storage: {engine} (tables created: {len(created)}); stream fan-out poller running
-  OpenAPI: {base}/openapi.json
-
-Send a notification (dev tenant server token):
+    if DEV_TENANT in get_settings().tenant_keys:
+        server_token = issue(DEV_TENANT, ttl_seconds=7 * 86400)
+        user_token = issue(DEV_TENANT, user="alice", ttl_seconds=7 * 86400)
+        examples = f"""Send a notification (dev tenant server token):
   curl -s -X POST {base}/v1/notifications \\
     -H 'Authorization: Bearer {server_token}' \\
     -H 'Content-Type: application/json' \\
@@ -148,8 +273,16 @@ Send a notification (dev tenant server token):
 
 Read alice's inbox (user token):
   curl -s {base}/v1/users/me/notifications -H 'Authorization: Bearer {user_token}'
+"""
+    else:
+        examples = f"(TENANT_KEYS has no key for the tenant {DEV_TENANT!r}: no example tokens)\n"
+    print(f"""
+Notifications service ready at {base}
+  storage: {engine} (tables created: {len(created)}); stream fan-out poller running
+  OpenAPI: {base}/openapi.json
 
-More tokens: notifications token --tenant dev [--user U] [--role R]... [--server]
+{examples}
+More tokens: notifications token --tenant T [--user U] [--role R]... [--server]
 Press Ctrl-C to stop.
 """, flush=True)
     try:

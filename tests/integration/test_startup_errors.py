@@ -1,0 +1,79 @@
+"""`notifications dev` started with a mistake: one line on stderr naming the setting and what is
+wrong, a non-zero exit, no traceback, and nothing left running."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import ROOT, free_port, needs_local_process
+
+NOTIFICATIONS = str(Path(sys.executable).parent / "notifications")
+
+MISTAKES = {
+    "unreachable endpoint": ({"DYNAMODB_ENDPOINT": "http://127.0.0.1:1"}, "DYNAMODB_ENDPOINT", "not reachable"),
+    "endpoint not a URL": ({"DYNAMODB_ENDPOINT": "localhost:8000"}, "DYNAMODB_ENDPOINT", "http:// or https:// URL"),
+    "TENANT_KEYS not JSON": ({"TENANT_KEYS": "dev=secret"}, "TENANT_KEYS", "not valid JSON"),
+    "TENANT_KEYS an array": ({"TENANT_KEYS": '["dev", "secret"]'}, "TENANT_KEYS", "must be a JSON object"),
+    "TENANT_KEYS key not a string": ({"TENANT_KEYS": '{"dev": 42}'}, "TENANT_KEYS", "must be a string"),
+    "TENANT_KEYS empty key": ({"TENANT_KEYS": '{"dev": ""}'}, "TENANT_KEYS", "empty signing key"),
+    "TENANT_KEYS empty tenant": ({"TENANT_KEYS": '{"": "secret"}'}, "TENANT_KEYS", "names tenant ''"),
+    "FANOUT_CHUNK_SIZE": ({"FANOUT_CHUNK_SIZE": "abc"}, "FANOUT_CHUNK_SIZE", "whole number"),
+    "INLINE_READ_ALL_LIMIT": ({"INLINE_READ_ALL_LIMIT": "-1"}, "INLINE_READ_ALL_LIMIT", "at least 0"),
+    "RETENTION_DAYS": ({"RETENTION_DAYS": "x"}, "RETENTION_DAYS", "whole number"),
+    "DYNAMODB_TRANSACTION_LIMIT": ({"DYNAMODB_TRANSACTION_LIMIT": "x"}, "DYNAMODB_TRANSACTION_LIMIT", "whole number"),
+    "FANOUT_PARALLELISM": ({"FANOUT_PARALLELISM": "x"}, "FANOUT_PARALLELISM", "whole number"),
+    "PORT not a number": ({"PORT": "eighty"}, "PORT", "whole number"),
+    "DYNAMODB engine": ({"DYNAMODB": "postgres"}, "DYNAMODB", "moto or local"),
+    "LOG_LEVEL": ({"LOG_LEVEL": "chatty"}, "LOG_LEVEL", "DEBUG, INFO"),
+}
+
+
+def run_dev(extra_env: dict[str, str], timeout: float = 90) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    for name in ("DYNAMODB_ENDPOINT", "DYNAMODB", "NOTIFICATIONS_FAULTS", "DYNAMODB_TRANSACTION_LIMIT"):
+        env.pop(name, None)
+    env.update({"PORT": str(free_port()), "PYTHONUNBUFFERED": "1"})
+    env.update(extra_env)
+    return subprocess.run([NOTIFICATIONS, "dev"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=timeout, start_new_session=True)
+
+
+def assert_one_clear_line(result: subprocess.CompletedProcess, variable: str, problem: str) -> None:
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode != 0, (result.stdout, result.stderr)
+    assert len(lines) == 1, result.stderr
+    assert variable in lines[0] and problem in lines[0], lines[0]
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "ready at" not in result.stdout
+
+
+@pytest.fixture(scope="module")
+def outcomes():
+    """Every mistake's run, started together (each one is a process start)."""
+    needs_local_process()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = {name: pool.submit(run_dev, env) for name, (env, _, _) in MISTAKES.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+@pytest.mark.parametrize("name", list(MISTAKES))
+def test_a_mistake_is_one_clear_line(outcomes, name):
+    _, variable, problem = MISTAKES[name]
+    assert_one_clear_line(outcomes[name], variable, problem)
+
+
+def test_a_taken_port_is_one_clear_line():
+    needs_local_process()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_dev({"PORT": str(port)})
+    assert_one_clear_line(result, "PORT", "already in use")
+    assert str(port) in result.stderr
