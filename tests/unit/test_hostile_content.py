@@ -335,6 +335,11 @@ BAD_URLS = [
     "java\u200bscript:alert(1)", "&#106;avascript:alert(1)", DATA_HTML, "data:image/png;base64,iVBORw0KGgo=",
     "vbscript:msgbox(1)", "file:///etc/passwd", "ftp://ok.example/x", "//evil.example/x", "/relative/path",
     "relative/path", "#frag", "https:evil.example", "http://", "mailto:a@example.com", "",
+    # absolute in form only: no host, a broken host or port (the bracket and the port were a 500)
+    "http://[/", "https://[::1", "http://:80/", "http://@/", "https://ok.example:99999/", "http://ok.example:port/",
+    # characters a URL never holds raw: whitespace, C1 controls, bidi overrides, backslash
+    "https://a b.example/", "https://ok.example/\u3000x", "https://ex\u0085ample.com/",
+    "https://ok.example/\u202egnp.exe", "https://ok.example\\@evil.example/",
 ]
 GOOD_URL = "https://ok.example/path?q=1#f"
 SPARK = "/spark/v1/notifications"
@@ -405,19 +410,37 @@ def test_url_fields_accept_http_s_only(server, client, value):
     assert not problems, "\n".join(problems)
 
 
-def test_url_fields_accept_https(server, client):
-    """Positive control: the same requests with an https URL are accepted and the URL comes back."""
+GOOD_URLS = [GOOD_URL, "HTTP://OK.EXAMPLE/", "https://[2001:db8::1]:8443/x", "https://例え.jp/パス?q=ü",
+             "https://user@ok.example/a%20b"]
+
+
+@pytest.mark.parametrize("good", GOOD_URLS)
+def test_url_fields_accept_http_s(server, client, good):
+    """Positive control: the same requests with an http(s) URL are accepted and the URL comes back."""
     surfaces = Surfaces(server, client)
     for surface, field in URL_FIELDS:
-        r = surfaces.send(surface, field, GOOD_URL)
+        r = surfaces.send(surface, field, good)
         assert r.status_code in (200, 201), (surface, field, r.body)
     stored = surfaces.stored()
-    assert {n["url"] for n in stored["native"]} >= {GOOD_URL} and GOOD_URL in {n["iconUrl"] for n in stored["native"]}
-    assert GOOD_URL in {n["iconUrl"] for n in stored["cord"]}
-    assert GOOD_URL in {(n["attachment"] or {}).get("url") for n in stored["cord"]}
-    assert GOOD_URL in {n["BrowserUri"] for n in stored["spark"]} and GOOD_URL in {
-        n["ResourceUri"] for n in stored["spark"]}
+    assert good in {n["url"] for n in stored["native"]} and good in {n["iconUrl"] for n in stored["native"]}
+    assert good in {n["iconUrl"] for n in stored["cord"]}
+    assert good in {(n["attachment"] or {}).get("url") for n in stored["cord"]}
+    assert good in {n["BrowserUri"] for n in stored["spark"]} and good in {n["ResourceUri"] for n in stored["spark"]}
     assert stored["unread"] == 6 and stored["spark_unread"] == 6
+
+
+@pytest.mark.parametrize("value", ["http://[/", "javascript:alert(1)", "https://a b.example/"])
+def test_other_url_fields_refuse(server, value):
+    """profilePictureURL (native and Cord user upserts) and attachment.url share the rule."""
+    r = server.put("/v1/users/carol", {"name": "c", "profilePictureURL": value})
+    assert r.status_code == 400 and r.data["field"] == "profilePictureURL", r.body
+    r = server.put("/cord/v1/users/carol", {"name": "c", "profilePictureURL": value})
+    assert r.status_code == 400 and set(r.data) == {"error", "message"}, r.body
+    assert server.get("/v1/users/carol").status_code == 404  # neither upsert created the user
+    r = server.post("/v1/notifications", {"recipients": ["bob"], "type": "T", "message": "m",
+                                          "attachment": {"type": "url", "url": value}})
+    assert r.status_code == 400 and r.data["field"] == "attachment.url", r.body
+    assert server.get("/v1/users/bob/notifications").data["notifications"] == []
 
 
 # ---- profile names are data, never templates ------------------------------------------------------
