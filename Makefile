@@ -9,7 +9,7 @@ CDK_OUTDIR ?= infra/cdk.out
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
 .PHONY: install install-infra dynamodb-local dev dev-local dev-persistent test unit integration infra-test \
-	compat synth bench clean
+	compat load synth bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,11 @@ compat: install
 
 integration: install dynamodb-local
 	$(BIN)/python -m pytest tests/integration -q -rs
+
+# The load proof's long form (tests/integration/test_load.py runs short in `make test`):
+# LOAD_SCALE (default 10 here) multiplies its request counts and deadlines.
+load: install dynamodb-local
+	LOAD_SCALE=$${LOAD_SCALE:-10} $(BIN)/python -m pytest tests/integration/test_load.py -q -rs -s
 
 infra-test: install-infra
 	$(BIN)/python -m pytest tests/infra -q -rs

@@ -82,15 +82,29 @@ def check_recipients(values: list[str], field: str = "recipients") -> list[str]:
     return unique
 
 
+# Inside a URL (after trimming): no whitespace of any kind (raw spaces must be percent-encoded),
+# no C1 controls, no invisible or bidi-reordering characters (they hide what a link really says),
+# and no backslash (browsers read it as "/" in http(s) URLs, Python's parser does not: the two
+# would disagree on the host).
+_URL_FORBIDDEN = re.compile(r"[\s\x80-\x9f\\\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+
+
 def check_url(value: str | None, field: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or len(value) > MAX_URL or _CONTROL.search(value):
         raise InvalidInput("invalid_url", f"{field} must be a URL of at most {MAX_URL} characters", field)
-    parts = urlsplit(value.strip())
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+    text = value.strip()
+    try:
+        parts = urlsplit(text)  # ValueError: an unbalanced IPv6 bracket ("http://[/")
+        parts.port  # ValueError: a port that is not a number from 0 to 65535
+        host = parts.hostname
+    except ValueError:
+        host = None
+        parts = None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not host or _URL_FORBIDDEN.search(text):
         raise InvalidInput("invalid_url", f"{field} must be an absolute http or https URL", field)
-    return value.strip()
+    return text
 
 
 def check_flat_map(value: dict[str, Any] | None, field: str) -> dict[str, Any]:

@@ -212,3 +212,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         label = {"integration": "integration (real HTTP, DynamoDB Local)", "infra": "infra (CDK synth, cfn-lint)",
                  "unit": "unit (moto in-process)"}.get(tier, tier)
         terminalreporter.write_line(f"{label}: {counts}")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "moto_engine: runs against the default embedded moto engine "
+                                       "(deselect with -m 'not moto_engine')")
