@@ -128,6 +128,53 @@ def dumps(body: Any) -> str:
 
 ErrorShaper = Callable[[DomainError, int], Response]
 
+STRING: Mapping[str, Any] = {"type": "string"}
+
+
+def any_case(*words: str) -> str:
+    """A JSON Schema pattern matching any of `words` in any letter case, with surrounding spaces (what a
+    handler that strips and case-folds accepts): `any_case("low")` matches " LoW"."""
+    def letters(word: str) -> str:
+        return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in word)
+
+    return r"^\s*(?:" + "|".join(letters(w) for w in words) + r")\s*$"
+
+
+@dataclass(frozen=True)
+class Param:
+    """A documented query parameter, path parameter or request header: its JSON Schema and examples.
+    Documentation only: handlers read the raw strings and validate them themselves."""
+
+    name: str
+    description: str = ""
+    schema: Mapping[str, Any] = field(default_factory=lambda: dict(STRING))
+    examples: tuple[Any, ...] = ()
+    empty_is_absent: bool = True  # a query parameter given empty (`?limit=`) means its default
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A documented response other than the route's `success_status` and its errors (a 202 for work
+    that continues later, a 304, a 201 for a created resource): `model` None means no body."""
+
+    status: int
+    description: str
+    model: type[BaseModel] | None = None
+    headers: tuple[str, ...] = ()  # names from openapi.RESPONSE_HEADERS
+
+
+@dataclass(frozen=True)
+class Link:
+    """An OpenAPI link from a response of this route to another operation: `parameters` maps the
+    target's parameter names to runtime expressions such as `$response.body#/notifications/0/id`."""
+
+    name: str
+    operation_id: str
+    parameters: Mapping[str, str]
+    status: int | None = None  # None: the route's success_status
+    description: str = ""
+    request_body: Any = None
+
 
 @dataclass
 class Route:
@@ -142,8 +189,19 @@ class Route:
     request_model: type[BaseModel] | None = None
     response_model: type[BaseModel] | None = None
     success_status: int = 200
-    query_params: list[tuple[str, str]] = field(default_factory=list)  # (name, description)
+    # Documented query parameters: Param, or (name, description) for a free-form string.
+    query_params: list[Param | tuple[str, str]] = field(default_factory=list)
     documented: bool = True  # False: a fallback (405, unknown path) that the OpenAPI document leaves out
+    # ---- OpenAPI only (the handler never reads these) ----
+    path_params: list[Param] = field(default_factory=list)  # overrides openapi.PATH_PARAMS by name
+    headers: list[Param] = field(default_factory=list)  # request headers the route reads
+    success_headers: tuple[str, ...] = ()  # response headers of the success status
+    replies: list[Reply] = field(default_factory=list)
+    # Error statuses the route can answer; None: derived from what it takes (see openapi.error_statuses).
+    error_statuses: tuple[int, ...] | None = None
+    request_examples: Mapping[str, Any] = field(default_factory=dict)  # name -> a request body
+    links: list[Link] = field(default_factory=list)
+    xml: bool = False  # also answers application/xml (api3's format=xml)
 
 
 @dataclass(frozen=True)
@@ -156,6 +214,8 @@ class Surface:
     tag: str
     errors: ErrorShaper
     routes: Callable[[], list[Route]]
+    error_model: type[BaseModel] | None = None  # the body of every error it answers (OpenAPI)
+    error_xml: bool = False  # errors also come as application/xml (api3's format=xml)
 
 
 STATUS_BY_KIND = {"invalid": 400, "unauthorized": 401, "forbidden": 403, "not_found": 404,
