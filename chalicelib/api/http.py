@@ -14,7 +14,7 @@ from chalice import Response
 from pydantic import BaseModel, ValidationError
 
 from chalicelib.auth.tokens import verify
-from chalicelib.domain.errors import DomainError, InvalidInput, MethodNotAllowed, NotFound
+from chalicelib.domain.errors import DomainError, InvalidInput, MethodNotAllowed, NotFound, UnsupportedMediaType
 from chalicelib.domain.principal import Caller
 
 log = logging.getLogger(__name__)
@@ -30,9 +30,22 @@ _current_query: ContextVar[dict[str, list[str]]] = ContextVar("current_query", d
 def request_query() -> dict[str, list[str]]:
     """The query parameters of the request being handled (empty outside a request)."""
     return _current_query.get()
-# Bodies are parsed as JSON whatever the client labels them (curl's default is form-encoded).
+# Bodies are parsed as JSON whatever of these the client labels them (curl's default is form-encoded);
+# any other Content-Type on a route that reads a body is a 415 in the surface's error shape.
 BODY_TYPES = ["application/json", "text/plain", "application/x-www-form-urlencoded", "application/xml",
               "text/xml"]
+# What app.py lets Chalice through: every Content-Type, so that make_view (not Chalice, in its own
+# {"Code", "Message"} shape, on every route) decides.
+ANY_CONTENT_TYPE = ["*/*"]
+
+
+def acceptable_content_type(header: str | None) -> bool:
+    """Chalice's rule for BODY_TYPES: no header means JSON; otherwise one of its types (parameters and
+    case ignored) or */*."""
+    if header is None:
+        return True
+    parts = {part.strip().lower() for part in re.split("[,;]", header)}
+    return "*/*" in header or bool(parts & set(BODY_TYPES))
 
 
 @dataclass
@@ -219,7 +232,7 @@ class Surface:
 
 
 STATUS_BY_KIND = {"invalid": 400, "unauthorized": 401, "forbidden": 403, "not_found": 404,
-                  "method_not_allowed": 405, "conflict": 409, "too_large": 413}
+                  "method_not_allowed": 405, "conflict": 409, "too_large": 413, "unsupported_media_type": 415}
 
 
 def status_for(exc: DomainError) -> int:
@@ -335,11 +348,15 @@ def decode_path_params(params: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
-def _bearer(headers: Mapping[str, str]) -> str | None:
+def _header(headers: Mapping[str, str], name: str) -> str | None:
     for key, value in headers.items():
-        if key.lower() == "authorization":
+        if key.lower() == name:
             return value
     return None
+
+
+def _bearer(headers: Mapping[str, str]) -> str | None:
+    return _header(headers, "authorization")
 
 
 def make_view(app, route: Route) -> Callable[..., Response]:
@@ -355,6 +372,12 @@ def make_view(app, route: Route) -> Callable[..., Response]:
         _current_query.set(query)
         headers = dict(request.headers or {})
         try:
+            if route.request_model is not None:  # a route reads a body iff it documents one
+                content_type = _header(headers, "content-type")
+                if not acceptable_content_type(content_type):
+                    raise UnsupportedMediaType("unsupported_media_type",
+                                               f"Content-Type {content_type!r} is not supported: send JSON "
+                                               "(application/json)", "Content-Type")
             caller = verify(_bearer(headers)) if route.auth else None
             call = Call(caller=caller, params=decode_path_params(params), query=query, headers=headers,
                         body=request.raw_body, method=request.method)

@@ -149,7 +149,7 @@ CORD_CODES = {
 }
 GENERIC = {"invalid": "invalid_request", "too_large": "invalid_request", "unauthorized": "invalid_access_token",
            "forbidden": "forbidden", "not_found": "not_found", "method_not_allowed": "method_not_allowed",
-           "conflict": "conflict"}
+           "conflict": "conflict", "unsupported_media_type": "invalid_request"}
 
 
 def error_response(exc: DomainError, status: int) -> Response:

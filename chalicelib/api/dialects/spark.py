@@ -79,7 +79,7 @@ def errors(exc: DomainError, status: int) -> Response:
             code = CONFLICT
         elif status == 500:
             code = 500
-        elif exc.code in ("invalid_json", "invalid_body"):
+        elif exc.code in ("invalid_json", "invalid_body") or exc.kind == "unsupported_media_type":
             code = BAD_JSON
         else:
             code = CONSTRAINT

@@ -1,0 +1,52 @@
+"""Regressions the schemathesis run (tests/fuzz) found: each test names the request that failed."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import auth
+
+BODY = {
+    "/v1/notifications": ("POST", '{"recipients": ["bob"], "type": "T", "message": "x"}', None),
+    "/threatconnect/api/v2/notifications": ("POST", '{"message": "m", "notificationType": "T", "priority": "low", '
+                                                    '"recipients": "bob"}', None),
+    "/cord/v1/notifications": ("POST", '{"recipientID": "bob", "template": "t", "url": "https://x.io", '
+                                       '"type": "url"}', None),
+    "/spark/v1/notifications": ("POST", '{"D": {"Type": "General", "Message": "m"}}', "alice"),
+}
+
+
+def error_shape(path: str, data) -> bool:
+    if path.startswith("/v1/"):
+        return set(data) <= {"error", "message", "field"} and data["error"] == "unsupported_media_type"
+    if path.startswith("/threatconnect/"):
+        return data["status"] == "Failure" and set(data) == {"status", "message"}
+    if path.startswith("/cord/"):
+        return set(data) == {"error", "message"}
+    if path.startswith("/spark/"):
+        return data["D"]["Success"] is False and set(data["D"]) == {"Success", "Code", "Message"}
+    raise AssertionError(path)
+
+
+@pytest.mark.parametrize("path", sorted(BODY))
+@pytest.mark.parametrize("content_type", ["multipart/form-data", "application/octet-stream", ""])
+def test_unsupported_content_type_is_415_in_the_surface_shape(client, path, content_type):
+    # Found: PATCH /v1/notifications/0 with Content-Type: multipart/form-data answered Chalice's own
+    # {"Code": "UnsupportedMediaType", "Message": ...}, on every surface.
+    method, body, user = BODY[path]
+    headers = {**auth("dev", user, roles=["Private"] if user else ()), "Content-Type": content_type}
+    r = client.http.request(method, path, headers=headers, body=body.encode())
+    assert r.status_code == 415, r.body
+    assert r.headers["Content-Type"] == "application/json"
+    assert error_shape(path, json.loads(r.body)), r.body
+
+
+@pytest.mark.parametrize("method,path", [("GET", "/v1/users/bob"), ("DELETE", "/v1/notifications/0"),
+                                         ("GET", "/v1/notification-types"), ("DELETE", "/api3/notification/0")])
+def test_a_route_without_a_body_ignores_the_content_type(client, method, path):
+    # Found: GET /v1/users/alice and DELETE /api3/notification/0 with Content-Type: multipart/form-data
+    # (and no body) were refused with Chalice's 415.
+    headers = {**auth("dev"), "Content-Type": "multipart/form-data; boundary=x"}
+    r = client.http.request(method, path, headers=headers, body=b"")
+    assert r.status_code != 415 and r.status_code < 500, r.body
