@@ -399,7 +399,8 @@ def make_view(app, route: Route) -> Callable[..., Response]:
 
 # ---- fallbacks: 405 for a known path, 404 for an unknown one, in the surface's own shape -----------
 
-METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+# Every method API Gateway can route to the app (it refuses others, e.g. TRACE, itself).
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 GREEDY = "{proxy+}"
 
 

@@ -50,3 +50,25 @@ def test_a_route_without_a_body_ignores_the_content_type(client, method, path):
     headers = {**auth("dev"), "Content-Type": "multipart/form-data; boundary=x"}
     r = client.http.request(method, path, headers=headers, body=b"")
     assert r.status_code != 415 and r.status_code < 500, r.body
+
+
+@pytest.mark.parametrize("method", ["HEAD", "OPTIONS"])
+@pytest.mark.parametrize("path,allowed,shape", [
+    ("/v1/notification-types", "GET", lambda d: set(d) == {"error", "message"} and d["error"] == "method_not_allowed"),
+    ("/threatconnect/api/v2/notifications", "POST", lambda d: d["status"] == "Failure"),
+    ("/cord/v1/notifications", "POST", lambda d: set(d) == {"error", "message"}),
+    ("/api3/notification/x", "DELETE, GET", lambda d: d == {"message": d["message"], "code": 405}),
+    ("/spark/v1/notifications/unread", "GET", lambda d: d["D"]["Code"] == 405),
+])
+def test_head_and_options_are_405_in_the_surface_shape(client, method, path, allowed, shape):
+    # Found: schemathesis's unsupported-method probe; HEAD and OPTIONS (which API Gateway routes to the
+    # app) had no fallback route, so Chalice answered {"Code": "MethodNotAllowedError", ...}.
+    r = client.http.request(method, path, headers=auth("dev"), body=b"")
+    assert r.status_code == 405, (r.status_code, r.body)
+    assert r.headers["Allow"] == allowed
+    assert shape(json.loads(r.body)), r.body
+
+
+def test_unknown_path_head_is_404_in_the_surface_shape(client):
+    r = client.http.request("HEAD", "/spark/v9/nothing", headers=auth("dev"), body=b"")
+    assert r.status_code == 404 and json.loads(r.body)["D"]["Code"] == 404
