@@ -352,6 +352,25 @@ class SparkEnvelope(BaseModel):
     D: SparkD
 
 
+class SparkCreatedRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    Id: str
+    ResourceUri: str = Field(..., description="The notification in the native API")
+
+
+class SparkCreatedD(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    Results: list[SparkCreatedRef] = Field(..., description="The created notification; empty when nothing was "
+                                                            "stored (the current user muted the type)")
+    Success: Literal[True]
+
+
+class SparkCreated(BaseModel):
+    """Spark's standard success response to a create."""
+
+    D: SparkCreatedD
+
+
 class SparkFailureD(BaseModel):
     model_config = ConfigDict(extra="forbid")
     Success: Literal[False]
@@ -398,9 +417,9 @@ def routes() -> list[Route]:
                           request_body=SEED_MARK_READ)]),
         Route(BASE, "POST", create_notification, "spark_create_notification",
               "Spark: create a notification for the current user (General or OperationComplete)", TAG, e,
-              request_model=SparkCreate, response_model=SparkEnvelope, success_status=201,
+              request_model=SparkCreate, response_model=SparkCreated, success_status=201,
               query_params=[apiuser], request_examples={"seed": SEED_CREATE},
-              replies=[Reply(200, "Nothing stored: the current user muted this type", SparkEnvelope)],
+              replies=[Reply(200, "Nothing stored: the current user muted this type", SparkCreated)],
               links=[Link("mark_created_read", "spark_mark_notifications_read",
                           {"Id": "$response.body#/D/Results/0/Id", "_apiuser": "$request.query._apiuser"},
                           request_body=SEED_MARK_READ),

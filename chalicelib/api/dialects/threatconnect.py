@@ -256,10 +256,9 @@ def routes() -> list[Route]:
               "ThreatConnect v2: create and send a notification to recipients, your organization or a "
               "community/source", "Dialects", error_response, request_model=TcNotificationRequest,
               response_model=TcResponse, success_status=200,
-              query_params=[Param("owner", "Organization id for isOrganization when it cannot be inferred "
-                                           "(server token, or a user in several organizations)",
-                                  {"type": "string", "pattern": r"^\s*[A-Za-z0-9_.:@+\-]{1,128}\s*$"},
-                                  empty_is_absent=False)],
+              query_params=[Param("owner", "Organization id (1-128 letters, digits and _.:@+-) for "
+                                           "isOrganization when it cannot be inferred (server token, or a user in "
+                                           "several organizations); read only with isOrganization")],
               request_examples={"seed": SEED_EXAMPLE}),
     ]
 
