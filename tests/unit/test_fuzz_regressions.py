@@ -72,3 +72,25 @@ def test_head_and_options_are_405_in_the_surface_shape(client, method, path, all
 def test_unknown_path_head_is_404_in_the_surface_shape(client):
     r = client.http.request("HEAD", "/spark/v9/nothing", headers=auth("dev"), body=b"")
     assert r.status_code == 404 and json.loads(r.body)["D"]["Code"] == 404
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x01", "\x1b", "\x7f", "\x0b"])
+def test_control_characters_in_a_template_are_400(server, client, char):
+    # Found (tests/fuzz/test_edge_strings.py): POST /cord/v1/notifications with
+    # "template": "a\u0000b" answered 200 and stored the NUL into every header text node; the native
+    # send's template the same (201). Messages already refused them.
+    for user in ("123", "456"):
+        server.put(f"/v1/users/{user}", {"name": user})
+    template = "{{actor}} a" + char + "b"
+    r = server.post("/v1/notifications", {"recipients": ["bob"], "type": "T", "template": template, "actor": "123"})
+    assert r.status_code == 400 and r.data["field"] == "template", r.body
+    cord = client.http.post("/cord/v1/notifications", headers=auth("dev"), body=json.dumps({
+        "actorID": "123", "recipientID": "456", "template": template, "url": "https://x.io/", "type": "url"}))
+    assert cord.status_code == 400, cord.body
+    assert "template" in json.loads(cord.body)["message"]
+
+
+@pytest.mark.parametrize("char", ["\t", "\n", "\r"])
+def test_tab_and_newlines_stay_allowed_in_a_template(server, char):
+    r = server.post("/v1/notifications", {"recipients": ["bob"], "type": "T", "template": f"a{char}b"})
+    assert r.status_code == 201, r.body
