@@ -94,3 +94,14 @@ def test_control_characters_in_a_template_are_400(server, client, char):
 def test_tab_and_newlines_stay_allowed_in_a_template(server, char):
     r = server.post("/v1/notifications", {"recipients": ["bob"], "type": "T", "template": f"a{char}b"})
     assert r.status_code == 201, r.body
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x1b", "\x7f"])
+def test_spark_control_character_error_names_message(client, char):
+    # Found: POST /spark/v1/notifications {"D": {"Type": "General", "Message": "a\u0000b"}} -> 400 whose
+    # Message named the core's field ("message must not contain ..."), not Spark's "Message".
+    r = client.http.post("/spark/v1/notifications", headers=auth("dev", "alice", roles=["Private"]),
+                         body=json.dumps({"D": {"Type": "General", "Message": f"a{char}b"}}))
+    assert r.status_code == 400, r.body
+    d = json.loads(r.body)["D"]
+    assert d["Code"] == 1053 and d["Message"].startswith("Message must not contain control characters"), d

@@ -31,7 +31,7 @@ from chalicelib.auth.tokens import EXPIRED
 from chalicelib.domain.errors import DomainError, Forbidden, InvalidInput, MethodNotAllowed, NotFound, Unauthorized
 from chalicelib.domain.model import Audience, Content, Notification
 from chalicelib.domain.principal import Caller
-from chalicelib.domain.rules import check_url, check_user_id
+from chalicelib.domain.rules import check_message, check_url, check_user_id
 
 TAG = "Dialects"  # the OpenAPI builder documents dialect errors without the native ErrorBody
 BASE = "/spark/v1/notifications"
@@ -275,6 +275,10 @@ def create_notification(call: Call) -> Response:
     message = req.Message
     if not message.strip():
         raise SparkError(CONSTRAINT, "Message must not be blank", field="Message")
+    try:
+        check_message(message, "Message")  # here, so the error names Spark's field, not the core's
+    except InvalidInput as exc:
+        raise SparkError(CONSTRAINT, exc.message, field="Message") from None
     content = Content(type=_manual_type(req.Type), message=message, url=_uri(req.BrowserUri, "BrowserUri"),
                       resource_uri=_uri(req.ResourceUri, "ResourceUri"),
                       sender_application=caller.application or caller.tenant)
