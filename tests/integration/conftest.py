@@ -212,3 +212,15 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         label = {"integration": "integration (real HTTP, DynamoDB Local)", "infra": "infra (CDK synth, cfn-lint)",
                  "unit": "unit (moto in-process)"}.get(tier, tier)
         terminalreporter.write_line(f"{label}: {counts}")
+
+
+@pytest.fixture(scope="session")
+def fuzz_service(dynamodb_local):
+    """`notifications dev` on DynamoDB Local with its own tables (prefix it-fuzz), for the fuzz run over
+    HTTP (tests/integration/test_fuzz_http.py): what it writes never meets the other tests' data."""
+    needs_local_process()
+    svc = start_service(ddb_env(dynamodb_local, "it-fuzz"))
+    svc.engine = dynamodb_local
+    svc.prefix = "it-fuzz"
+    yield svc
+    stop_service(svc)
