@@ -429,7 +429,7 @@ def routes() -> list[Route]:
               error_statuses=(400, 401, 403, 404, 409, 413, 415),
               request_examples=SEND_EXAMPLES,
               links=[Link("get_sent", "get_notification", {"id": SENT_ID}),
-                     Link("patch_sent", "patch_notification", {"id": SENT_ID}),
+                     Link("patch_sent", "patch_notification", {"id": SENT_ID}, request_body={"read": True}),
                      Link("delete_sent", "delete_notification", {"id": SENT_ID}),
                      Link("list_recipient_inbox", "list_notifications", {"userId": SENT_TO}),
                      Link("recipient_unread_count", "unread_count", {"userId": SENT_TO}),
