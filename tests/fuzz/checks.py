@@ -148,3 +148,14 @@ def surface_error_body(ctx: schemathesis.CheckContext, response: schemathesis.Re
     if response.status_code == 401 and not response.headers.get("www-authenticate"):
         raise AssertionError("401 without WWW-Authenticate")
     return True
+
+
+def response_checks() -> list:
+    """The checks for a hand-built case (no generation metadata): no 5xx, documented status, content type
+    and schema, and the surface's error body."""
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import (content_type_conformance, response_headers_conformance,
+                                                   response_schema_conformance, status_code_conformance)
+
+    return [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
+            response_schema_conformance, surface_error_body]

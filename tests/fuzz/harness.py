@@ -43,6 +43,7 @@ class Stats:
     by_status: dict[int, int] = field(default_factory=dict)
     started: float | None = None
     documented: int = 0
+    links: dict[str, int] = field(default_factory=dict)  # stateful transitions followed (with a value)
     recent: deque = field(default_factory=lambda: deque(maxlen=12))  # shown when a test fails
 
     def count(self, status: int, summary: str = "") -> None:
@@ -69,7 +70,9 @@ class Stats:
                 f"cases, {self.scenarios} stateful scenarios, {self.requests} requests checked in "
                 f"{time.monotonic() - self.started:.0f}s (FUZZ_EXAMPLES={EXAMPLES}, FUZZ_STATEFUL={STATEFUL}, "
                 f"seed {SEED})",
-                f"{self.label}: responses by status: {statuses}"]
+                f"{self.label}: responses by status: {statuses}",
+                f"{self.label}: {len(self.links)} links followed in stateful scenarios"
+                + (f" ({', '.join(sorted(self.links))})" if self.links else "")]
 
 
 STATS = Stats("fuzz in-process (moto)")
@@ -231,6 +234,11 @@ def run_stateful(schema, stats: Stats, **call_kwargs: Any) -> None:
         def get_call_kwargs(self, case):
             stats.operations.add(case.operation.label)
             return dict(call_kwargs)
+
+        def step(self, input):
+            if input.transition is not None and input.is_applied:
+                stats.links[input.transition.id] = stats.links.get(input.transition.id, 0) + 1
+            return super().step(input)
 
     with stats.reporting():
         Workflow.run(settings=settings(max_examples=STATEFUL, derandomize=True, database=None, deadline=None,

@@ -16,20 +16,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.fuzz.checks import surface_error_body
+from tests.fuzz.checks import response_checks as checks
 from tests.fuzz.harness import STATS, bearer
 from tests.fuzz.test_schemathesis import schema
 
 EMOJI = "\U0001F514"  # BELL, outside the BMP: 1 character, 2 UTF-16 units, 4 UTF-8 bytes
-
-
-def checks():
-    from schemathesis.checks import not_a_server_error
-    from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
-                                                   status_code_conformance)
-
-    return [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
-            surface_error_body]
 
 
 def call(path: str, method: str, raw: str | bytes, query: dict | None = None):
