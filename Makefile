@@ -72,6 +72,14 @@ synth: install-infra
 	$(BIN)/cfn-lint $(CDK_OUTDIR)/*.template.json
 	@echo "templates: $$(ls $(CDK_OUTDIR)/*.template.json)"
 
+# Long fuzzing: schemathesis from the served /openapi.json on every operation of every surface, in-process
+# (moto) and over real HTTP (notifications dev on DynamoDB Local). `make test` runs the in-process form
+# with FUZZ_EXAMPLES=15. FUZZ_EXAMPLES / FUZZ_STATEFUL / FUZZ_SEED override.
+.PHONY: fuzz
+fuzz: install dynamodb-local
+	FUZZ_HTTP=1 FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} FUZZ_STATEFUL=$${FUZZ_STATEFUL:-300} \
+		$(BIN)/python -m pytest tests/fuzz tests/integration/test_fuzz_http.py -q -rs
+
 bench: install dynamodb-local
 	$(BIN)/python bench/run_all.py
 

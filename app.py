@@ -5,7 +5,7 @@ authorizer: one Lambda invocation per request, and every 401 in its surface's ow
 """
 from chalice import Chalice
 
-from chalicelib.api.http import BODY_TYPES, make_view
+from chalicelib.api.http import ANY_CONTENT_TYPE, make_view
 from chalicelib.api.routes import all_routes
 from chalicelib.logs import configure_logging
 from chalicelib.streams import handle_broadcast_stream, handle_inbox_stream
@@ -14,7 +14,7 @@ configure_logging()
 app = Chalice(app_name="inbox-notifications")
 
 for _route in all_routes():
-    app.route(_route.path, methods=[_route.method], name=_route.name, content_types=BODY_TYPES)(
+    app.route(_route.path, methods=[_route.method], name=_route.name, content_types=ANY_CONTENT_TYPE)(
         make_view(app, _route))
 
 

@@ -14,7 +14,7 @@ from chalice import Response
 from pydantic import BaseModel, ValidationError
 
 from chalicelib.auth.tokens import verify
-from chalicelib.domain.errors import DomainError, InvalidInput, MethodNotAllowed, NotFound
+from chalicelib.domain.errors import DomainError, InvalidInput, MethodNotAllowed, NotFound, UnsupportedMediaType
 from chalicelib.domain.principal import Caller
 
 log = logging.getLogger(__name__)
@@ -30,9 +30,22 @@ _current_query: ContextVar[dict[str, list[str]]] = ContextVar("current_query", d
 def request_query() -> dict[str, list[str]]:
     """The query parameters of the request being handled (empty outside a request)."""
     return _current_query.get()
-# Bodies are parsed as JSON whatever the client labels them (curl's default is form-encoded).
+# Bodies are parsed as JSON whatever of these the client labels them (curl's default is form-encoded);
+# any other Content-Type on a route that reads a body is a 415 in the surface's error shape.
 BODY_TYPES = ["application/json", "text/plain", "application/x-www-form-urlencoded", "application/xml",
               "text/xml"]
+# What app.py lets Chalice through: every Content-Type, so that make_view (not Chalice, in its own
+# {"Code", "Message"} shape, on every route) decides.
+ANY_CONTENT_TYPE = ["*/*"]
+
+
+def acceptable_content_type(header: str | None) -> bool:
+    """Chalice's rule for BODY_TYPES: no header means JSON; otherwise one of its types (parameters and
+    case ignored) or */*."""
+    if header is None:
+        return True
+    parts = {part.strip().lower() for part in re.split("[,;]", header)}
+    return "*/*" in header or bool(parts & set(BODY_TYPES))
 
 
 @dataclass
@@ -128,6 +141,53 @@ def dumps(body: Any) -> str:
 
 ErrorShaper = Callable[[DomainError, int], Response]
 
+STRING: Mapping[str, Any] = {"type": "string"}
+
+
+def any_case(*words: str) -> str:
+    """A JSON Schema pattern matching any of `words` in any letter case, with surrounding spaces (what a
+    handler that strips and case-folds accepts): `any_case("low")` matches " LoW"."""
+    def letters(word: str) -> str:
+        return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in word)
+
+    return r"^\s*(?:" + "|".join(letters(w) for w in words) + r")\s*$"
+
+
+@dataclass(frozen=True)
+class Param:
+    """A documented query parameter, path parameter or request header: its JSON Schema and examples.
+    Documentation only: handlers read the raw strings and validate them themselves."""
+
+    name: str
+    description: str = ""
+    schema: Mapping[str, Any] = field(default_factory=lambda: dict(STRING))
+    examples: tuple[Any, ...] = ()
+    empty_is_absent: bool = True  # a query parameter given empty (`?limit=`) means its default
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A documented response other than the route's `success_status` and its errors (a 202 for work
+    that continues later, a 304, a 201 for a created resource): `model` None means no body."""
+
+    status: int
+    description: str
+    model: type[BaseModel] | None = None
+    headers: tuple[str, ...] = ()  # names from openapi.RESPONSE_HEADERS
+
+
+@dataclass(frozen=True)
+class Link:
+    """An OpenAPI link from a response of this route to another operation: `parameters` maps the
+    target's parameter names to runtime expressions such as `$response.body#/notifications/0/id`."""
+
+    name: str
+    operation_id: str
+    parameters: Mapping[str, str]
+    status: int | None = None  # None: the route's success_status
+    description: str = ""
+    request_body: Any = None
+
 
 @dataclass
 class Route:
@@ -142,8 +202,19 @@ class Route:
     request_model: type[BaseModel] | None = None
     response_model: type[BaseModel] | None = None
     success_status: int = 200
-    query_params: list[tuple[str, str]] = field(default_factory=list)  # (name, description)
+    # Documented query parameters: Param, or (name, description) for a free-form string.
+    query_params: list[Param | tuple[str, str]] = field(default_factory=list)
     documented: bool = True  # False: a fallback (405, unknown path) that the OpenAPI document leaves out
+    # ---- OpenAPI only (the handler never reads these) ----
+    path_params: list[Param] = field(default_factory=list)  # overrides openapi.PATH_PARAMS by name
+    headers: list[Param] = field(default_factory=list)  # request headers the route reads
+    success_headers: tuple[str, ...] = ()  # response headers of the success status
+    replies: list[Reply] = field(default_factory=list)
+    # Error statuses the route can answer; None: derived from what it takes (see openapi.error_statuses).
+    error_statuses: tuple[int, ...] | None = None
+    request_examples: Mapping[str, Any] = field(default_factory=dict)  # name -> a request body
+    links: list[Link] = field(default_factory=list)
+    xml: bool = False  # also answers application/xml (api3's format=xml)
 
 
 @dataclass(frozen=True)
@@ -156,10 +227,12 @@ class Surface:
     tag: str
     errors: ErrorShaper
     routes: Callable[[], list[Route]]
+    error_model: type[BaseModel] | None = None  # the body of every error it answers (OpenAPI)
+    error_xml: bool = False  # errors also come as application/xml (api3's format=xml)
 
 
 STATUS_BY_KIND = {"invalid": 400, "unauthorized": 401, "forbidden": 403, "not_found": 404,
-                  "method_not_allowed": 405, "conflict": 409, "too_large": 413}
+                  "method_not_allowed": 405, "conflict": 409, "too_large": 413, "unsupported_media_type": 415}
 
 
 def status_for(exc: DomainError) -> int:
@@ -275,11 +348,15 @@ def decode_path_params(params: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
-def _bearer(headers: Mapping[str, str]) -> str | None:
+def _header(headers: Mapping[str, str], name: str) -> str | None:
     for key, value in headers.items():
-        if key.lower() == "authorization":
+        if key.lower() == name:
             return value
     return None
+
+
+def _bearer(headers: Mapping[str, str]) -> str | None:
+    return _header(headers, "authorization")
 
 
 def make_view(app, route: Route) -> Callable[..., Response]:
@@ -295,6 +372,12 @@ def make_view(app, route: Route) -> Callable[..., Response]:
         _current_query.set(query)
         headers = dict(request.headers or {})
         try:
+            if route.request_model is not None:  # a route reads a body iff it documents one
+                content_type = _header(headers, "content-type")
+                if not acceptable_content_type(content_type):
+                    raise UnsupportedMediaType("unsupported_media_type",
+                                               f"Content-Type {content_type!r} is not supported: send JSON "
+                                               "(application/json)", "Content-Type")
             caller = verify(_bearer(headers)) if route.auth else None
             call = Call(caller=caller, params=decode_path_params(params), query=query, headers=headers,
                         body=request.raw_body, method=request.method)
@@ -316,7 +399,8 @@ def make_view(app, route: Route) -> Callable[..., Response]:
 
 # ---- fallbacks: 405 for a known path, 404 for an unknown one, in the surface's own shape -----------
 
-METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+# Every method API Gateway can route to the app (it refuses others, e.g. TRACE, itself).
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 GREEDY = "{proxy+}"
 
 

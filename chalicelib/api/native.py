@@ -10,7 +10,8 @@ from urllib.parse import unquote
 from chalice import Response
 
 from chalicelib.api import schemas as s
-from chalicelib.api.http import Call, Route, Surface, empty_response, iso, json_response, parse, parse_time
+from chalicelib.api.http import (Call, Link, Param, Reply, Route, Surface, any_case, empty_response, iso,
+                                 json_response, parse, parse_time)
 from chalicelib.domain import directory, idempotency, inbox, jobs, sending
 from chalicelib.ids import new_ulid
 from chalicelib.domain.errors import DomainError, InvalidInput
@@ -356,15 +357,25 @@ def member_routes(kind: str) -> list[Route]:
         return json_response({"members": [_member_view(m) for m in members], "cursor": _encode_start(last)})
 
     tag = noun.capitalize()
+    member_links = [Link("get_member", f"get_{kind}_member", {key: f"$request.path.{key}",
+                                                              "userId": "$request.path.userId"}),
+                    Link("delete_member", f"delete_{kind}_member", {key: f"$request.path.{key}",
+                                                                    "userId": "$request.path.userId"})]
+    created = [Reply(201, "Created: the membership is new", s.MemberView)]
+    body_doc = s.OrganizationMemberBody if kind == directory.ORG else s.CommunityMemberBody
     return [
-        Route(base, "GET", list_members, f"list_{kind}_members", f"List {noun} members", tag, error_response,
-              response_model=s.MemberPage, query_params=[("limit", "1..100, default 50"), ("cursor", "")]),
-        Route(base + "/{userId}", "PUT", put_member, f"put_{kind}_member", "Add or change a member", tag,
-              error_response, request_model=s.MemberBody, response_model=s.MemberView),
+        Route(base, "GET", list_members, f"list_{kind}_members", f"List {noun} members (server)", tag,
+              error_response, response_model=s.MemberPage,
+              query_params=[LIMIT(50), Param("cursor", "opaque, from the previous page")]),
+        Route(base + "/{userId}", "PUT", put_member, f"put_{kind}_member", "Add or change a member (server)", tag,
+              error_response, request_model=body_doc, response_model=s.MemberView, replies=created,
+              path_params=[MEMBER_ID],
+              links=member_links + [Link(f"{link.name}_created", link.operation_id, link.parameters, status=201)
+                                    for link in member_links]),
         Route(base + "/{userId}", "GET", get_member, f"get_{kind}_member", "Get a membership", tag, error_response,
               response_model=s.MemberView),
-        Route(base + "/{userId}", "DELETE", delete_member, f"delete_{kind}_member", "Remove a member", tag,
-              error_response, success_status=204),
+        Route(base + "/{userId}", "DELETE", delete_member, f"delete_{kind}_member", "Remove a member (server)", tag,
+              error_response, success_status=204, path_params=[MEMBER_ID]),
     ]
 
 
@@ -374,46 +385,112 @@ def raise_not_member() -> None:
     raise NotFound("member_not_found", "no such member", "userId")
 
 
+def LIMIT(default: int, hi: int = 100) -> Param:
+    return Param("limit", f"1..{hi}, default {default}", {"type": "integer", "minimum": 1, "maximum": hi,
+                                                          "default": default})
+
+
+# A user named by a server token (PUT of a profile or membership): 'me' is reserved there.
+MEMBER_ID = Param("userId", "A user id (1-256 characters, no control characters or surrounding spaces; not 'me')",
+                  {"type": "string", "minLength": 1, "maxLength": 256, "not": {"const": "me"}}, ("alice", "bob"))
+PRIORITY = {"type": "string", "pattern": any_case("low", "medium", "high"),
+            "description": "low | medium | high (case-insensitive)"}
+TIME = {"type": "string", "description": "ISO 8601, or epoch seconds (or milliseconds)"}
+IF_NONE_MATCH = Param("If-None-Match", "An ETag this listing returned: 304 while the inbox is unchanged",
+                      {"type": "string"})
+POLL_HEADERS = ("ETag", "Cache-Control", "Vary")
+NOT_MODIFIED = Reply(304, "Not Modified: the inbox has not changed since that ETag", None, POLL_HEADERS)
+
+SEND_EXAMPLES = {
+    "recipients": {"recipients": ["alice"], "type": "Welcome", "message": "Hello **alice**", "priority": "high"},
+    "template": {"recipients": ["bob"], "type": "Mention", "template": "{{actor}} mentioned {{recipient}}",
+                 "actor": "alice", "url": "https://example.com/threads/1", "metadata": {"thread": "1"}},
+    "organization": {"organization": "acme", "type": "Announcement", "message": "Maintenance tonight"},
+}
+
+# The first notification a send created, and its recipient's inbox.
+SENT_ID = "$response.body#/notifications/0/id"
+SENT_TO = "$response.body#/notifications/0/recipient"
+LISTED_ID = "$response.body#/notifications/0/id"
+
+
 def routes() -> list[Route]:
     e = error_response
     return [
         Route("/v1/notifications", "POST", send, "send_notification",
               "Send to recipients (201) or to an organization/community (202 with a broadcast id)",
-              "Notifications", e, request_model=s.SendRequest, response_model=s.SendResponse, success_status=201),
+              "Notifications", e, request_model=s.SendRequest, response_model=s.SendResponse, success_status=201,
+              headers=[Param("Idempotency-Key", "Retries with the same key and body answer the first result "
+                                                "(1-255 printable characters; 24 hours)",
+                             {"type": "string", "minLength": 1, "maxLength": 255})],
+              success_headers=("Idempotent-Replayed",),
+              replies=[Reply(202, "Broadcast queued: GET /v1/broadcasts/{broadcastId} shows its progress",
+                             s.SendResponse, ("Idempotent-Replayed",))],
+              error_statuses=(400, 401, 403, 404, 409, 413, 415),
+              request_examples=SEND_EXAMPLES,
+              links=[Link("get_sent", "get_notification", {"id": SENT_ID}),
+                     Link("patch_sent", "patch_notification", {"id": SENT_ID}, request_body={"read": True}),
+                     Link("delete_sent", "delete_notification", {"id": SENT_ID}),
+                     Link("list_recipient_inbox", "list_notifications", {"userId": SENT_TO}),
+                     Link("recipient_unread_count", "unread_count", {"userId": SENT_TO}),
+                     Link("get_broadcast", "get_broadcast", {"id": "$response.body#/broadcastId"}, status=202)]),
         Route("/v1/notifications/{id}", "GET", get_notification, "get_notification", "Get one notification",
               "Notifications", e, response_model=s.NotificationView),
         Route("/v1/notifications/{id}", "PATCH", patch_notification, "patch_notification", "Mark read or unread",
-              "Notifications", e, request_model=s.ReadPatch, response_model=s.NotificationView),
+              "Notifications", e, request_model=s.ReadPatch, response_model=s.NotificationView,
+              request_examples={"read": {"read": True}, "unread": {"read": False}}),
         Route("/v1/notifications/{id}", "DELETE", delete_notification, "delete_notification",
               "Delete a notification", "Notifications", e, success_status=204),
         Route("/v1/users/{userId}/notifications", "GET", list_notifications, "list_notifications",
               "A page of an inbox, newest first ('me' means the caller). Sends an ETag; "
               "If-None-Match with it answers 304 until the inbox changes (one read)", "Inbox", e,
               response_model=s.NotificationPage,
-              query_params=[("limit", "1..100, default 20"), ("cursor", "opaque, from the previous page"),
-                            ("status", "unread | read | all"), ("type", ""), ("priority", "low | medium | high"),
-                            ("since", "ISO 8601 or epoch seconds"), ("before", "ISO 8601 or epoch seconds"),
-                            ("filter", "URI-encoded JSON: metadata, location, organizationID")]),
+              query_params=[LIMIT(20), Param("cursor", "opaque, from the previous page"),
+                            Param("status", "unread | read | all (default)", {"type": "string",
+                                  "enum": ["unread", "read", "all"], "default": "all"}),
+                            Param("type", "only this notification type"),
+                            Param("priority", "only this priority", PRIORITY),
+                            Param("since", "activity at or after this time", TIME),
+                            Param("before", "activity before this time", TIME),
+                            Param("filter", "URI-encoded JSON object: metadata, location, organizationID",
+                                  {"type": "string"}, ('{"metadata":{"thread":"1"}}',))],
+              headers=[IF_NONE_MATCH], success_headers=POLL_HEADERS, replies=[NOT_MODIFIED],
+              links=[Link("mark_listed_read", "mark_read", {"userId": "$request.path.userId"},
+                          request_body={"ids": [f"{{{LISTED_ID}}}"]}),
+                     Link("get_listed", "get_notification", {"id": LISTED_ID}),
+                     Link("delete_listed", "delete_notification", {"id": LISTED_ID})]),
         Route("/v1/users/{userId}/notifications/unread-count", "GET", unread_count, "unread_count",
-              "Exact unread count (one read); ETag / If-None-Match → 304", "Inbox", e, response_model=s.UnreadCount),
+              "Exact unread count (one read); ETag / If-None-Match → 304", "Inbox", e, response_model=s.UnreadCount,
+              headers=[IF_NONE_MATCH], success_headers=POLL_HEADERS, replies=[NOT_MODIFIED]),
         Route("/v1/users/{userId}/notifications/read", "POST", mark_read, "mark_read",
               "Mark ids, everything, or everything before a time as read (202 when it continues in the "
-              "background)", "Inbox", e, request_model=s.MarkReadRequest, response_model=s.MarkReadResponse),
+              "background)", "Inbox", e, request_model=s.MarkReadRequest, response_model=s.MarkReadResponse,
+              replies=[Reply(202, "Queued: the inbox is marked read in the background (GET /v1/broadcasts/{jobId})",
+                             s.MarkReadResponse)],
+              request_examples={"all": {"all": True}, "before": {"before": "2024-01-01T00:00:00Z"}},
+              links=[Link("get_job", "get_broadcast", {"id": "$response.body#/jobId"}, status=202)]),
         Route("/v1/broadcasts/{id}", "GET", get_broadcast, "get_broadcast", "Broadcast or mark-all job progress",
-              "Broadcasts", e, response_model=s.BroadcastView),
+              "Broadcasts", e, response_model=s.BroadcastView,
+              path_params=[Param("id", "A broadcastId (or mark-all jobId) as returned with a 202",
+                                 {"type": "string", "minLength": 1})]),
         Route("/v1/users/{userId}", "PUT", put_user, "put_user", "Create or replace a user profile (server)",
-              "Users", e, request_model=s.UserBody, response_model=s.UserView),
+              "Users", e, request_model=s.UserBody, response_model=s.UserView, path_params=[MEMBER_ID],
+              replies=[Reply(201, "Created: the profile is new", s.UserView)],
+              links=[Link("get_put_user", "get_user", {"userId": "$request.path.userId"}),
+                     Link("get_created_user", "get_user", {"userId": "$request.path.userId"}, status=201)]),
         Route("/v1/users/{userId}", "GET", get_user, "get_user", "Get a user profile", "Users", e,
               response_model=s.UserView),
         Route("/v1/users/{userId}/settings", "GET", get_user_settings, "get_user_settings",
-              "Notification settings", "Users", e),
+              "Notification settings", "Users", e, response_model=s.SettingsView),
         Route("/v1/users/{userId}/settings", "PUT", put_user_settings, "put_user_settings",
-              "Mute types, set a minimum priority", "Users", e, request_model=s.SettingsBody),
+              "Mute types, set a minimum priority", "Users", e, request_model=s.SettingsBody,
+              response_model=s.SettingsView),
         Route("/v1/notification-types", "GET", list_types, "list_notification_types",
-              "Types registered in this tenant", "Notifications", e, response_model=s.TypeList),
+              "Types registered in this tenant", "Notifications", e, response_model=s.TypeList,
+              error_statuses=(400, 401)),  # 400: every native operation documents it (test_native_directory)
         *member_routes(directory.ORG),
         *member_routes(directory.COMMUNITY),
     ]
 
 
-SURFACE = Surface("native", "/v1", "Native", error_response, routes)
+SURFACE = Surface("native", "/v1", "Native", error_response, routes, error_model=s.ErrorBody)

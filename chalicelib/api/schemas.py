@@ -5,6 +5,8 @@ from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
+from chalicelib.api.http import any_case
+
 Scalar = Union[StrictStr, int, float, StrictBool]
 
 
@@ -31,7 +33,8 @@ class SendRequest(Strict):
     organization: StrictStr | None = Field(None, description="Every member who is not an API user")
     community: StrictStr | None = Field(None, description="Every member neither banned nor an API user")
     type: StrictStr = Field(..., max_length=50, description='Registered on first use; "System" is reserved')
-    priority: StrictStr = Field("medium", description="low | medium | high (case-insensitive)")
+    priority: StrictStr = Field("medium", description="low | medium | high (case-insensitive)",
+                                json_schema_extra={"pattern": any_case("low", "medium", "high")})
     message: StrictStr | None = Field(None, description="Markdown, at most 64 KB")
     template: StrictStr | None = Field(None, description="Header with {{actor}} / {{recipient}}")
     actor: StrictStr | None = None
@@ -148,12 +151,30 @@ class UserView(BaseModel):
 
 class SettingsBody(Strict):
     mutedTypes: list[StrictStr] = Field(default_factory=list, max_length=200)
-    minPriority: StrictStr = "low"
+    minPriority: StrictStr = Field("low", description="low | medium | high (case-insensitive)",
+                                   json_schema_extra={"pattern": any_case("low", "medium", "high")})
+
+
+class SettingsView(BaseModel):
+    mutedTypes: list[str]
+    minPriority: Literal["low", "medium", "high"]
 
 
 class MemberBody(Strict):
     role: StrictStr
     banned: StrictBool = False
+
+
+# Documentation of MemberBody per owner kind (the handler parses MemberBody; the directory checks the
+# role case-insensitively).
+class OrganizationMemberBody(MemberBody):
+    role: Literal["Read Only User", "Standard User", "Sharing User", "Organization Administrator"] = Field(
+        ..., description="An organization role (case-insensitive)")
+
+
+class CommunityMemberBody(MemberBody):
+    role: Literal["Subscriber", "Commenter", "Contributor", "Editor", "Director"] = Field(
+        ..., description="A community role (case-insensitive)")
 
 
 class MemberView(BaseModel):
@@ -187,6 +208,9 @@ class TypeList(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    error: str
+    """Every native error: a stable code, a message, and the input it concerns."""
+
+    model_config = ConfigDict(extra="forbid")
+    error: str = Field(..., description="A stable machine name, e.g. invalid_field, unauthorized, not_found")
     message: str
-    field: str | None = None
+    field: str | None = Field(None, description="The request field, parameter or header at fault")

@@ -38,6 +38,12 @@ class TooLarge(DomainError):
     kind = "too_large"
 
 
+class UnsupportedMediaType(DomainError):
+    """A request body labelled with a Content-Type the route does not read."""
+
+    kind = "unsupported_media_type"
+
+
 class MethodNotAllowed(DomainError):
     """A known path asked with a method it does not serve; `allowed` lists those it does."""
 

@@ -147,6 +147,11 @@ def check_template(value: str | None, field: str = "template") -> str | None:
         raise InvalidInput("invalid_template", f"{field} must be a non-empty string", field)
     if len(value) > MAX_TEMPLATE:
         raise InvalidInput("invalid_template", f"{field} must be at most {MAX_TEMPLATE} characters", field)
+    bad = _MESSAGE_CONTROL.search(value)
+    if bad:  # the header text nodes carry it to every client, as the message would
+        raise InvalidInput("invalid_template", f"{field} must not contain control characters (found U+"
+                                               f"{ord(bad.group()):04X} at character {bad.start()}); tab, line "
+                                               "feed and carriage return are allowed", field)
     from chalicelib.domain.templates import unknown_placeholders
 
     unknown = unknown_placeholders(value)

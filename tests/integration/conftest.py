@@ -217,3 +217,15 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 def pytest_configure(config):
     config.addinivalue_line("markers", "moto_engine: runs against the default embedded moto engine "
                                        "(deselect with -m 'not moto_engine')")
+
+
+@pytest.fixture(scope="session")
+def fuzz_service(dynamodb_local):
+    """`notifications dev` on DynamoDB Local with its own tables (prefix it-fuzz), for the fuzz run over
+    HTTP (tests/integration/test_fuzz_http.py): what it writes never meets the other tests' data."""
+    needs_local_process()
+    svc = start_service(ddb_env(dynamodb_local, "it-fuzz"))
+    svc.engine = dynamodb_local
+    svc.prefix = "it-fuzz"
+    yield svc
+    stop_service(svc)

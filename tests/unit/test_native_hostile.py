@@ -75,10 +75,11 @@ def test_storable_extreme_numbers_round_trip(server):
 
 @pytest.mark.parametrize("ct", ["application/octet-stream", "multipart/form-data", ""])
 def test_unsupported_content_type_is_415_not_500(server, ct):
-    # Chalice refuses these before our view runs, in its own shape ({"Code", "Message"}).
+    # Refused before anything is sent, in the native error shape.
     r = server.post("/v1/notifications", '{"recipients":["bob"],"type":"T","message":"x"}',
                     headers={"Content-Type": ct})
     assert r.status_code == 415
+    assert r.data["error"] == "unsupported_media_type" and r.data["field"] == "Content-Type"
     assert server.get("/v1/users/bob/notifications/unread-count").data == {"unreadCount": 0}
 
 

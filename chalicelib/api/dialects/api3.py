@@ -17,10 +17,10 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from chalice import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.api.dialects._plain import summary_text
-from chalicelib.api.http import Call, Route, Surface, json_response, request_query
+from chalicelib.api.http import Call, Link, Param, Route, Surface, json_response, request_query
 from chalicelib.domain import admin_listing, directory, ownership
 from chalicelib.domain.admin_listing import AdminQuery
 from chalicelib.domain.errors import DomainError, Forbidden, InvalidInput, NotFound
@@ -269,33 +269,54 @@ class Api3One(BaseModel):
 
 
 class Api3Message(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     message: str
     code: int
 
 
+class Api3Error(BaseModel):
+    """Every api3 error, 401, 404 and 405 included; in XML (under <response>) with format=xml."""
+
+    model_config = ConfigDict(extra="forbid")
+    message: str
+    code: int = Field(..., description="The HTTP status")
+
+
+FORMAT = Param("format", "json (default) | xml", {"type": "string", "enum": list(FORMATS), "default": "json"})
+WITH = Param("with", "member | member_count", {"type": "string", "enum": list(WITH_VALUES)})
+DAY = {"type": "string", "description": "MM/DD/YYYY", "examples": ["12/06/2009"]}
+LISTED = "$response.body#/notificationlist/0/id"
+
+
 def routes() -> list[Route]:
-    fmt = ("format", "json | xml")
+    order = ("e.g. 'date_started ASC, notification_type DESC'; attributes: "
+             + ", ".join([*admin_listing.ORDER_ATTRIBUTES, *admin_listing.CONSTANT_ORDER_ATTRIBUTES])
+             + " (the last three are equal for every notification)")
     return [
         Route("/api3/notification", "GET", list_notifications, "api3_list_notifications",
               "api3 LIST notification (admin): every notification of the tenant, newest first", TAG, errors,
-              response_model=Api3List,
-              query_params=[("id", ""), ("date_started", "MM/DD/YYYY: that day (UTC)"),
-                            ("date_completed", "MM/DD/YYYY: read that day (UTC)"),
-                            ("campaign_id", "broadcast id or metadata.campaign_id"),
-                            ("member_id", "the recipient"), ("notification_type", ""),
-                            ("page_size", "1..100, default 20"), ("page", "1..pagecount, default 1"),
-                            ("order", "e.g. 'date_started ASC, notification_type DESC'; attributes: "
-                                      + ", ".join([*admin_listing.ORDER_ATTRIBUTES,
-                                                   *admin_listing.CONSTANT_ORDER_ATTRIBUTES])
-                                      + " (the last three are equal for every notification)"),
-                            ("with", "member | member_count"), fmt]),
+              response_model=Api3List, xml=True,
+              query_params=[Param("id", "a notification id"),
+                            Param("date_started", "MM/DD/YYYY: that day (UTC)", DAY),
+                            Param("date_completed", "MM/DD/YYYY: read that day (UTC)", DAY),
+                            Param("campaign_id", "broadcast id or metadata.campaign_id"),
+                            Param("member_id", "the recipient"), Param("notification_type"),
+                            Param("page_size", "1..100, default 20",
+                                  {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}),
+                            Param("page", "1..pagecount, default 1",
+                                  {"type": "integer", "minimum": 1, "maximum": 999_999_999, "default": 1}),
+                            Param("order", order, {"type": "string", "maxLength": 500},
+                                  ("date_started ASC, notification_type DESC",)),
+                            WITH, FORMAT],
+              links=[Link("get_listed", "api3_get_notification", {"id": LISTED}),
+                     Link("delete_listed", "api3_delete_notification", {"id": LISTED})]),
         Route("/api3/notification/{id}", "GET", get_notification, "api3_get_notification",
-              "api3 GET notification (admin)", TAG, errors, response_model=Api3One,
-              query_params=[("with", "member | member_count"), fmt]),
+              "api3 GET notification (admin)", TAG, errors, response_model=Api3One, xml=True,
+              query_params=[WITH, FORMAT], error_statuses=(400, 401, 404)),  # a forbidden id reads as missing
         Route("/api3/notification/{id}", "DELETE", delete_notification, "api3_delete_notification",
               "api3 DELETE notification: the requester's own (received or sent)", TAG, errors,
-              response_model=Api3Message, query_params=[fmt]),
+              response_model=Api3Message, xml=True, query_params=[FORMAT], error_statuses=(400, 401, 404)),
     ]
 
 
-SURFACE = Surface("api3", "/api3", TAG, errors, routes)
+SURFACE = Surface("api3", "/api3", TAG, errors, routes, error_model=Api3Error, error_xml=True)

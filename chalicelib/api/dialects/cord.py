@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel, StrictBool, Strict
 
 from chalicelib.api.dialects._common import known_users
 from chalicelib.auth.tokens import MISSING
-from chalicelib.api.http import Call, Route, Surface, iso, json_response, parse
+from chalicelib.api.http import Call, Link, Param, Route, Surface, iso, json_response, parse
 from chalicelib.api.native import parse_filter
 from chalicelib.domain import directory, inbox, sending
 from chalicelib.domain.errors import DomainError, InvalidInput, Unauthorized
@@ -113,6 +113,31 @@ class CordNotificationList(RootModel[list[CordNotification]]):
     """A JSON array, newest first."""
 
 
+class CordError(BaseModel):
+    """Every Cord error, 401, 404 and 405 included (Cord's `{"error": "<ERROR_CODE>", "message": ...}`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    error: str = Field(..., description="Cord's error code, e.g. invalid_request, invalid_user_id, "
+                                        "notification_not_found, missing_authorization_header")
+    message: str
+
+
+# The seeds' example requests (Cord v1 "Create a notification"), verbatim.
+SEED_EXAMPLES = {
+    "sandwich": {
+        "actorID": "123",
+        "recipientID": "456",
+        "template": "{{actor}} sent {{recipient}} a delicious sandwich",
+        "url": "http://www.example.com/",
+        "type": "url",
+    },
+    "joined": {"actorID": "789", "recipientID": "123", "template": "{{actor}} joined the team",
+               "url": "http://www.example.com/", "type": "url"},
+}
+CORD_USER_ID = Param("userID", "A user id (1-256 characters, no control characters or surrounding spaces)",
+                     {"type": "string", "minLength": 1, "maxLength": 256, "not": {"const": "me"}}, ("123", "456"))
+
+
 # ---- errors -------------------------------------------------------------------------------------
 
 # Cord's own codes, by the kind of domain error that may carry them; any other code (the core's
@@ -124,7 +149,7 @@ CORD_CODES = {
 }
 GENERIC = {"invalid": "invalid_request", "too_large": "invalid_request", "unauthorized": "invalid_access_token",
            "forbidden": "forbidden", "not_found": "not_found", "method_not_allowed": "method_not_allowed",
-           "conflict": "conflict"}
+           "conflict": "conflict", "unsupported_media_type": "invalid_request"}
 
 
 def error_response(exc: DomainError, status: int) -> Response:
@@ -247,21 +272,32 @@ def delete_notification(call: Call) -> Response:
 
 def routes() -> list[Route]:
     e = error_response
+    created = "$response.body#/notificationID"
     return [
         Route("/cord/v1/notifications", "POST", create_notification, "cord_create_notification",
               "Cord v1: create and send a notification (server token)", "Dialects", e,
-              request_model=CordCreateNotification, response_model=CordSuccess),
+              request_model=CordCreateNotification, response_model=CordSuccess, request_examples=SEED_EXAMPLES,
+              links=[Link("delete_created", "cord_delete_notification", {"notificationID": created}),
+                     Link("native_get_created", "get_notification", {"id": created}),
+                     Link("list_recipient", "cord_list_notifications", {"userID": "$request.body#/recipientID"})]),
         Route("/cord/v1/notifications/{notificationID}", "DELETE", delete_notification, "cord_delete_notification",
-              "Cord v1: delete a notification (server token)", "Dialects", e, response_model=CordSuccess),
+              "Cord v1: delete a notification (server token)", "Dialects", e, response_model=CordSuccess,
+              path_params=[Param("notificationID", "A notification id", {"type": "string", "minLength": 1})]),
         Route("/cord/v1/users/{userID}/notifications", "GET", list_notifications, "cord_list_notifications",
               "Cord v1: a user's notifications as a JSON array, newest first (server token)", "Dialects", e,
-              response_model=CordNotificationList,
-              query_params=[("filter", "URI-encoded JSON: metadata, location, organizationID"),
-                            ("cursor", f"continue after {MAX_ITEMS} items, from the X-Next-Cursor header")]),
+              response_model=CordNotificationList, success_headers=("X-Next-Cursor",),
+              path_params=[CORD_USER_ID],
+              query_params=[Param("filter", "URI-encoded JSON: metadata, location, organizationID",
+                                  {"type": "string"}, ('{"metadata":{"category":"sales"}}',)),
+                            Param("cursor", f"continue after {MAX_ITEMS} items, from the X-Next-Cursor header")],
+              links=[Link("delete_listed", "cord_delete_notification", {"notificationID": "$response.body#/0/id"})]),
         Route("/cord/v1/users/{userID}", "PUT", put_user, "cord_put_user",
               "Cord v1: create or update a user (server token)", "Dialects", e, request_model=CordUserBody,
-              response_model=CordSuccess),
+              response_model=CordSuccess, path_params=[CORD_USER_ID],
+              request_examples={"alice": {"name": "Alice Applegate", "shortName": "Alice",
+                                          "profilePictureURL": "https://example.com/alice.png"}},
+              links=[Link("list_user", "cord_list_notifications", {"userID": "$request.path.userID"})]),
     ]
 
 
-SURFACE = Surface("cord", "/cord", "Dialects", error_response, routes)
+SURFACE = Surface("cord", "/cord", "Dialects", error_response, routes, error_model=CordError)

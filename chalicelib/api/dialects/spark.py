@@ -19,19 +19,19 @@ from __future__ import annotations
 import math
 import re
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Literal
 
 from chalice import Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
 
 from chalicelib.api.dialects._plain import summary_text
-from chalicelib.api.http import Call, Route, Surface, json_response
+from chalicelib.api.http import Call, Link, Param, Reply, Route, Surface, json_response
 from chalicelib.domain import inbox, numbered, sending
 from chalicelib.auth.tokens import EXPIRED
 from chalicelib.domain.errors import DomainError, Forbidden, InvalidInput, MethodNotAllowed, NotFound, Unauthorized
 from chalicelib.domain.model import Audience, Content, Notification
 from chalicelib.domain.principal import Caller
-from chalicelib.domain.rules import check_url, check_user_id
+from chalicelib.domain.rules import check_message, check_url, check_user_id
 
 TAG = "Dialects"  # the OpenAPI builder documents dialect errors without the native ErrorBody
 BASE = "/spark/v1/notifications"
@@ -79,7 +79,7 @@ def errors(exc: DomainError, status: int) -> Response:
             code = CONFLICT
         elif status == 500:
             code = 500
-        elif exc.code in ("invalid_json", "invalid_body"):
+        elif exc.code in ("invalid_json", "invalid_body") or exc.kind == "unsupported_media_type":
             code = BAD_JSON
         else:
             code = CONSTRAINT
@@ -275,6 +275,10 @@ def create_notification(call: Call) -> Response:
     message = req.Message
     if not message.strip():
         raise SparkError(CONSTRAINT, "Message must not be blank", field="Message")
+    try:
+        check_message(message, "Message")  # here, so the error names Spark's field, not the core's
+    except InvalidInput as exc:
+        raise SparkError(CONSTRAINT, exc.message, field="Message") from None
     content = Content(type=_manual_type(req.Type), message=message, url=_uri(req.BrowserUri, "BrowserUri"),
                       resource_uri=_uri(req.ResourceUri, "ResourceUri"),
                       sender_application=caller.application or caller.tenant)
@@ -352,27 +356,86 @@ class SparkEnvelope(BaseModel):
     D: SparkD
 
 
+class SparkCreatedRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    Id: str
+    ResourceUri: str = Field(..., description="The notification in the native API")
+
+
+class SparkCreatedD(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    Results: list[SparkCreatedRef] = Field(..., description="The created notification; empty when nothing was "
+                                                            "stored (the current user muted the type)")
+    Success: Literal[True]
+
+
+class SparkCreated(BaseModel):
+    """Spark's standard success response to a create."""
+
+    D: SparkCreatedD
+
+
+class SparkFailureD(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    Success: Literal[False]
+    Code: int = Field(..., description="Spark's error code (1000, 1015, 1020, 1035, 1050, 1053, 1055, 1500, "
+                                       "or the HTTP status for 404 and 405)")
+    Message: str
+
+
+class SparkFailure(BaseModel):
+    """Every Spark error, 401, 404 and 405 included: the standard fail envelope."""
+
+    model_config = ConfigDict(extra="forbid")
+    D: SparkFailureD
+
+
+# The seed's example requests (Spark notifications document), verbatim.
+SEED_CREATE = {"D": {"Type": "OperationComplete", "Message": "Your PDF generation has completed!",
+                     "BrowserUri": "http://myapplication.com/cmas/19581825.pdf",
+                     "ResourceUri": "http://myapplication.com/cmas/19581825.json"}}
+SEED_MARK_READ = {"D": {"Read": True}}
+
+
 def routes() -> list[Route]:
     e = errors
-    paging = [("_pagination", "0 (default) | 1 | count"), ("_limit", f"1..{MAX_LIMIT}, default {DEFAULT_LIMIT}"),
-              ("_page", f"1..{MAX_PAGE}, default 1"), ("_apiuser", "server tokens: the current user")]
-    apiuser = [("_apiuser", "server tokens: the current user")]
+    apiuser = Param("_apiuser", "server tokens: the current user (1-256 characters)",
+                    {"type": "string", "maxLength": 256})
+    paging = [Param("_pagination", "0 (default) | 1 | count", {"type": "string", "enum": ["0", "1", "count"],
+                                                               "default": "0"}),
+              Param("_limit", f"1..{MAX_LIMIT}, default {DEFAULT_LIMIT}",
+                    {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}),
+              Param("_page", f"1..{MAX_PAGE}, default 1",
+                    {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1}),
+              apiuser]
     return [
         # The static /unread path is registered before /{Id}; Chalice (and API Gateway) prefer it anyway.
         Route(f"{BASE}/unread", "GET", unread, "spark_unread_notifications",
               "Spark: pagination block of the unread notifications", TAG, e, response_model=SparkEnvelope,
-              query_params=apiuser),
+              query_params=[apiuser]),
         Route(BASE, "GET", list_notifications, "spark_list_notifications",
               "Spark: the current user's notifications", TAG, e, response_model=SparkEnvelope,
-              query_params=paging),
+              query_params=paging,
+              links=[Link("mark_listed_read", "spark_mark_notifications_read",
+                          {"Id": "$response.body#/D/Results/0/Id", "_apiuser": "$request.query._apiuser"},
+                          request_body=SEED_MARK_READ)]),
         Route(BASE, "POST", create_notification, "spark_create_notification",
               "Spark: create a notification for the current user (General or OperationComplete)", TAG, e,
-              request_model=SparkCreate, response_model=SparkEnvelope, success_status=201,
-              query_params=apiuser),
+              request_model=SparkCreate, response_model=SparkCreated, success_status=201,
+              query_params=[apiuser], request_examples={"seed": SEED_CREATE},
+              replies=[Reply(200, "Nothing stored: the current user muted this type", SparkCreated)],
+              links=[Link("mark_created_read", "spark_mark_notifications_read",
+                          {"Id": "$response.body#/D/Results/0/Id", "_apiuser": "$request.query._apiuser"},
+                          request_body=SEED_MARK_READ),
+                     Link("list_after_create", "spark_list_notifications",
+                          {"_apiuser": "$request.query._apiuser", "_pagination": "1"})]),
         Route(f"{BASE}/{{Id}}", "PUT", mark_read, "spark_mark_notifications_read",
               "Spark: mark one or more notifications (comma-separated ids) read", TAG, e,
-              request_model=SparkMarkRead, response_model=SparkEnvelope, query_params=apiuser),
+              request_model=SparkMarkRead, response_model=SparkEnvelope, query_params=[apiuser],
+              path_params=[Param("Id", f"One or more notification ids, comma-separated (at most {MAX_IDS})",
+                                 {"type": "string", "minLength": 1})],
+              request_examples={"seed": SEED_MARK_READ}),
     ]
 
 
-SURFACE = Surface("spark", "/spark", TAG, errors, routes)
+SURFACE = Surface("spark", "/spark", TAG, errors, routes, error_model=SparkFailure)

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 from pydantic_core import PydanticCustomError
 
 from chalicelib.api.dialects._common import known_users
-from chalicelib.api.http import Call, Route, Surface, json_response, parse
+from chalicelib.api.http import Call, Param, Route, Surface, any_case, json_response, parse
 from chalicelib.domain import directory, sending
 from chalicelib.domain.errors import DomainError, Forbidden, InvalidInput
 from chalicelib.domain.model import Audience, Content, Priority
@@ -48,8 +48,10 @@ class TcNotificationRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     message: StrictStr = Field(..., description="Markdown, at most 64 KB")
-    notificationType: StrictStr = Field(..., description='At most 50 characters; "System" is reserved')
-    priority: StrictStr = Field(..., description="low | medium | high (case-insensitive)")
+    notificationType: StrictStr = Field(..., description='At most 50 characters; "System" is reserved',
+                                        json_schema_extra={"minLength": 1, "maxLength": 50})
+    priority: StrictStr = Field(..., description="low | medium | high (case-insensitive)",
+                                json_schema_extra={"pattern": any_case("low", "medium", "high")})
     recipients: StrictStr | None = Field(
         None, description="Comma-separated usernames in your organization; required unless isOrganization "
                           "is true or ownerId is given")
@@ -79,8 +81,26 @@ class TcNotificationRequest(BaseModel):
 
 
 class TcResponse(BaseModel):
-    status: Literal["Success", "Failure"]
-    message: str | None = Field(None, description="Why the request failed (Failure only)")
+    model_config = ConfigDict(extra="forbid")
+    status: Literal["Success"]
+
+
+class TcFailure(BaseModel):
+    """Every ThreatConnect error, 401, 404 and 405 included."""
+
+    model_config = ConfigDict(extra="forbid")
+    status: Literal["Failure"]
+    message: str = Field(..., description="Why the request failed")
+
+
+# The seed's example request (ThreatConnect v2 notifications document), verbatim.
+SEED_EXAMPLE = {
+    "message": "Test message created using the `v2 API`.",
+    "notificationType": "API",
+    "recipients": "jsmith",
+    "isOrganization": False,
+    "priority": "High",
+}
 
 
 # ---- errors -------------------------------------------------------------------------------------
@@ -236,9 +256,11 @@ def routes() -> list[Route]:
               "ThreatConnect v2: create and send a notification to recipients, your organization or a "
               "community/source", "Dialects", error_response, request_model=TcNotificationRequest,
               response_model=TcResponse, success_status=200,
-              query_params=[("owner", "Organization id for isOrganization when it cannot be inferred "
-                                      "(server token, or a user in several organizations)")]),
+              query_params=[Param("owner", "Organization id (1-128 letters, digits and _.:@+-) for "
+                                           "isOrganization when it cannot be inferred (server token, or a user in "
+                                           "several organizations); read only with isOrganization")],
+              request_examples={"seed": SEED_EXAMPLE}),
     ]
 
 
-SURFACE = Surface("threatconnect", "/threatconnect", "Dialects", error_response, routes)
+SURFACE = Surface("threatconnect", "/threatconnect", "Dialects", error_response, routes, error_model=TcFailure)
