@@ -11,7 +11,7 @@ from chalice import Response
 
 from chalicelib.api import schemas as s
 from chalicelib.api.http import (Call, Link, Param, Reply, Route, Surface, any_case, empty_response, iso,
-                                 json_response, parse, parse_time)
+                                 json_response, parse, parse_time, refuse_unpaired_surrogates)
 from chalicelib.domain import directory, idempotency, inbox, jobs, sending
 from chalicelib.ids import new_ulid
 from chalicelib.domain.errors import DomainError, InvalidInput
@@ -121,6 +121,10 @@ def parse_filter(raw: str | None) -> dict[str, Any]:
         raise InvalidInput("invalid_filter", "filter must be a URI-encoded JSON object", "filter")
     if not isinstance(data, dict):
         raise InvalidInput("invalid_filter", "filter must be a JSON object", "filter")
+    try:  # JSON in a query string is an edge too: "\ud800" escapes must not reach the store
+        refuse_unpaired_surrogates(data, ("filter",))
+    except InvalidInput as exc:
+        raise InvalidInput("invalid_filter", exc.message, "filter") from None
     unknown = set(data) - {"metadata", "location", "organizationID"}
     if unknown:
         raise InvalidInput("invalid_filter", f"filter: unknown key {sorted(unknown)[0]!r} (allowed: metadata, "

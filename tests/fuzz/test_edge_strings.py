@@ -177,3 +177,16 @@ def test_emoji_limits_count_characters(fuzz_app, path, build, limit, field, asci
     assert names_field(path, over.data, field), over.data
     if path == "/v1/notifications":
         assert _get(exact.data["notifications"][0]["id"])["type"] == EMOJI * limit
+
+
+@pytest.mark.parametrize("path", ["/v1/users/{userId}/notifications", "/cord/v1/users/{userID}/notifications"])
+@pytest.mark.parametrize("flt", ['{"metadata":{"k":"\\ud800"}}', '{"organizationID":"x\\udfff"}'])
+def test_lone_surrogate_in_a_query_json_is_400(fuzz_app, path, flt):
+    operation = schema[path]["GET"]
+    params = {name: "alice" for name in ("userId", "userID") if f"{{{name}}}" in path}
+    case = operation.Case(path_parameters=params, query={"filter": flt})
+    response = case.call(headers={"Authorization": f"Bearer {bearer(case)}"})
+    case.validate_response(response, checks=checks())
+    STATS.cases += 1
+    assert response.status_code == 400, response.content
+    assert "filter" in json.loads(response.content)["message"]

@@ -105,3 +105,20 @@ def test_spark_control_character_error_names_message(client, char):
     assert r.status_code == 400, r.body
     d = json.loads(r.body)["D"]
     assert d["Code"] == 1053 and d["Message"].startswith("Message must not contain control characters"), d
+
+
+@pytest.mark.parametrize("path", ["/v1/users/bob/notifications", "/cord/v1/users/bob/notifications"])
+@pytest.mark.parametrize("flt", ['{"metadata":{"k":"\\ud800"}}', '{"metadata":{"\\udfff":"v"}}',
+                                 '{"organizationID":"\\ud800"}', '{"location":{"room":"a\\udbffb"}}'])
+def test_lone_surrogate_in_the_filter_json_is_400(server, client, path, flt):
+    # Found with the fuzz edge cases: GET /v1/users/alice/notifications?filter={"metadata":{"k":"\ud800"}}
+    # (URI-encoded) -> 200, the unencodable string went into the DynamoDB filter expression.
+    from urllib.parse import quote
+
+    server.put("/v1/users/bob", {"name": "Bob"})
+    r = client.http.get(f"{path}?filter={quote(flt)}", headers=auth("dev"))
+    assert r.status_code == 400, r.body
+    data = json.loads(r.body)
+    assert "surrogate" in data["message"] and "filter" in data["message"]
+    if path.startswith("/v1/"):
+        assert data["error"] == "invalid_filter" and data["field"] == "filter"
