@@ -47,13 +47,6 @@ def scaled(n: float, factor: float = 1.0) -> int:
     return max(1, int(round(n * SCALE * factor)))
 
 
-# The default engine's transactions were not safe under concurrent requests (see the guide);
-# set LOAD_MOTO_XFAIL=0 once it is exact, and the moto variant must then pass.
-MOTO_XFAIL = os.environ.get("LOAD_MOTO_XFAIL", "1") != "0"
-MOTO_REASON = ("embedded moto engine: transact_write_items is not safe under concurrent requests "
-               "(counters drift); being fixed separately")
-
-
 # ---- the driver -----------------------------------------------------------------------------------
 
 @dataclass
@@ -167,8 +160,8 @@ def run_workers(workers: list[Callable[[float], None]], seconds: float) -> None:
 
 @pytest.fixture(scope="module", params=[
     pytest.param("dynamodb-local", id="dynamodb_local"),
-    pytest.param("moto", id="moto", marks=[pytest.mark.moto_engine] + (
-        [pytest.mark.xfail(strict=False, reason=MOTO_REASON)] if MOTO_XFAIL else [])),
+    # The default engine is exact under concurrent requests since chalicelib/local/moto_engine.py.
+    pytest.param("moto", id="moto", marks=[pytest.mark.moto_engine]),
 ])
 def target(request):
     if request.param == "moto":
