@@ -12,24 +12,7 @@ from urllib.parse import urlsplit
 import requests
 
 from tests.integration.conftest import needs_local_process
-
-
-def run_threads(count: int, target) -> list[BaseException]:
-    errors: list[BaseException] = []
-
-    def wrapped(index: int) -> None:
-        try:
-            target(index)
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
-            errors.append(exc)
-
-    threads = [threading.Thread(target=wrapped, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    assert not any(thread.is_alive() for thread in threads), "a client thread hung"
-    return errors
+from tests.threads import run_threads
 
 
 def unread_listed(session: requests.Session, base: str, user: str) -> list[str]:

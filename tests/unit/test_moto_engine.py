@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.local import moto_engine
 from chalicelib.local.runtime import free_port
+from tests.threads import run_threads
 
 REGION = "eu-central-1"  # not the unit tier's region: this server's data never meets mock_aws tests
 CONFIG = Config(max_pool_connections=64, retries={"max_attempts": 0}, connect_timeout=5, read_timeout=60)
@@ -77,23 +78,6 @@ def create_tables(ddb, stream: bool = True) -> None:
     ddb.create_table(TableName="counters", BillingMode="PAY_PER_REQUEST",
                      KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
                      AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
-
-
-def run_threads(count: int, target) -> list[BaseException]:
-    errors: list[BaseException] = []
-
-    def wrapped(index: int) -> None:
-        try:
-            target(index)
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
-            errors.append(exc)
-
-    threads = [threading.Thread(target=wrapped, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    return errors
 
 
 def scan(ddb, table: str) -> list[dict]:
