@@ -144,22 +144,10 @@ def operation(surface: Surface, route: Route) -> dict[str, Any]:
         if route.request_examples:
             media["examples"] = {name: {"value": value} for name, value in route.request_examples.items()}
         op["requestBody"] = {"required": True, "content": {JSON: media}}
-    responses: dict[str, Any] = {}
-    ok: dict[str, Any] = {"description": STATUS_TEXT.get(route.success_status, "Success")}
-    content = _content(route.response_model, route.xml)
-    if content:
-        ok["content"] = content
-    if route.success_headers:
-        ok["headers"] = _headers(route.success_headers)
-    responses[str(route.success_status)] = ok
+    responses: dict[str, Any] = {str(route.success_status): _response(
+        STATUS_TEXT.get(route.success_status, "Success"), route.response_model, route.xml, route.success_headers)}
     for reply in route.replies:
-        entry: dict[str, Any] = {"description": reply.description}
-        content = _content(reply.model, route.xml)
-        if content:
-            entry["content"] = content
-        if reply.headers:
-            entry["headers"] = _headers(reply.headers)
-        responses[str(reply.status)] = entry
+        responses[str(reply.status)] = _response(reply.description, reply.model, route.xml, reply.headers)
     for status in error_statuses(route):
         entry = {"description": STATUS_TEXT[status]}
         content = _content(surface.error_model, surface.error_xml)
@@ -230,3 +218,14 @@ def document() -> dict[str, Any]:
     from chalicelib.api.routes import SURFACES
 
     return build(SURFACES)
+
+
+def _response(description: str, model: Any, xml: bool, headers: Any) -> dict[str, Any]:
+    """One documented response: its description, body schema (JSON, and XML where the route has it), headers."""
+    entry: dict[str, Any] = {"description": description}
+    content = _content(model, xml)
+    if content:
+        entry["content"] = content
+    if headers:
+        entry["headers"] = _headers(headers)
+    return entry
