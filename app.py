@@ -8,6 +8,7 @@ from chalice import Chalice
 from chalicelib.api.http import ANY_CONTENT_TYPE, make_view
 from chalicelib.api.routes import all_routes
 from chalicelib.logs import configure_logging
+from chalicelib.queues import handle_work_queue
 from chalicelib.streams import handle_broadcast_stream, handle_inbox_stream
 
 configure_logging()
@@ -20,8 +21,14 @@ for _route in all_routes():
 
 @app.lambda_function(name="fanout")
 def fanout(event, context):
-    """Wired to the broadcasts table's stream by infra/ (partial batch failures enabled)."""
+    """Wired to the broadcasts table's stream by infra/ (partial batch failures enabled): the coordinator."""
     return handle_broadcast_stream(event)
+
+
+@app.lambda_function(name="writer")
+def writer(event, context):
+    """Wired to the work queue by infra/ (partial batch failures enabled): delivers chunks."""
+    return handle_work_queue(event)
 
 
 @app.lambda_function(name="expiry")

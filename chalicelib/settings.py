@@ -40,6 +40,20 @@ class Settings:
     # transactions (use 1 with moto in-process, as the unit tests do); the dev runtime's moto
     # server is, with chalicelib.local.moto_engine installed.
     fanout_parallelism: int = 8
+    # Chunks the coordinator cuts per step (each step is one stream record): 100 x 500 members,
+    # so a 1M-member broadcast is 20 steps.
+    fanout_chunks_per_step: int = 100
+    # The work queue the coordinator feeds and the writers drain. On AWS the stack sets its URL;
+    # locally the runtime does, or it is looked up by name (`<TABLE_PREFIX>-work`).
+    work_queue_url: str | None = None
+    sqs_endpoint: str | None = None
+    # Receives before SQS dead-letters a message (the queue's redrive maxReceiveCount): the writer
+    # records a chunk as failed when its last receive fails.
+    work_queue_max_receives: int = 5
+
+    @property
+    def work_queue_name(self) -> str:
+        return f"{self.table_prefix}-work"
 
     def table_name(self, kind: str) -> str:
         return f"{self.table_prefix}-{kind}"
@@ -124,17 +138,17 @@ def _table_prefix() -> str:
     return prefix
 
 
-def _endpoint() -> str | None:
-    raw = os.environ.get("DYNAMODB_ENDPOINT") or None
+def _url(name: str) -> str | None:
+    raw = os.environ.get(name) or None
     if raw is None:
         return None
     parsed = urlsplit(raw)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise SettingsError("DYNAMODB_ENDPOINT", f"must be an http:// or https:// URL, not {raw!r}")
+        raise SettingsError(name, f"must be an http:// or https:// URL, not {raw!r}")
     try:
         parsed.port  # noqa: B018 - raises on a malformed port
     except ValueError:
-        raise SettingsError("DYNAMODB_ENDPOINT", f"has an invalid port: {raw!r}") from None
+        raise SettingsError(name, f"has an invalid port: {raw!r}") from None
     return raw
 
 
@@ -143,7 +157,7 @@ def get_settings() -> Settings:
     return Settings(
         table_prefix=_table_prefix(),
         region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
-        dynamodb_endpoint=_endpoint(),
+        dynamodb_endpoint=_url("DYNAMODB_ENDPOINT"),
         issuer=os.environ.get("TOKEN_ISSUER", DEFAULT_ISSUER),
         audience=os.environ.get("TOKEN_AUDIENCE", DEFAULT_AUDIENCE),
         tenant_keys=_tenant_keys(),
@@ -152,4 +166,8 @@ def get_settings() -> Settings:
         retention_days=env_int("RETENTION_DAYS", 365, minimum=1),
         fanout_parallelism=env_int("FANOUT_PARALLELISM", 8, minimum=1, maximum=32),
         transaction_max_actions=env_int("DYNAMODB_TRANSACTION_LIMIT", 100, minimum=2, maximum=100),
+        fanout_chunks_per_step=env_int("FANOUT_CHUNKS_PER_STEP", 100, minimum=1, maximum=1000),
+        work_queue_url=_url("WORK_QUEUE_URL"),
+        sqs_endpoint=_url("SQS_ENDPOINT"),
+        work_queue_max_receives=env_int("WORK_QUEUE_MAX_RECEIVES", 5, minimum=1, maximum=1000),
     )

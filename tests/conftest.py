@@ -30,15 +30,21 @@ def reset_process_caches() -> None:
 
 @pytest.fixture
 def aws(monkeypatch):
-    """A fresh in-process moto DynamoDB with every table created."""
+    """A fresh in-process moto DynamoDB (and SQS) with every table and queue created."""
     from moto import mock_aws
 
+    from chalicelib.local import moto_engine
+
     monkeypatch.delenv("DYNAMODB_ENDPOINT", raising=False)
-    with mock_aws():
+    # The dev engine's shim: moto's own TransactWriteItems deep-copies every table it names, stream
+    # records included, so a fan-out test's transactions cost more the more it has written.
+    with moto_engine.patched(), mock_aws():
         reset_process_caches()
         from chalicelib.store.bootstrap import ensure_tables
+        from chalicelib.store.work_queue import ensure_queues
 
         ensure_tables()
+        ensure_queues()
         yield
     reset_process_caches()
 

@@ -1,10 +1,13 @@
-"""Drive the broadcast fan-out in unit tests (moto in-process has no stream poller).
+"""Drive the broadcast fan-out in unit tests (moto in-process has no stream poller or queue workers).
 
 Reads the broadcasts table's stream the way `chalicelib.local.poller` does, converts each
-record with `to_lambda_record` and hands batches to `chalicelib.streams.handle_broadcast_stream`,
-the function Lambda runs. Each processed chunk writes the broadcast item again (a new record),
-so `drain()` reads until the stream is quiet. It can also re-deliver batches (at-least-once)
-and retries partial failures from the first failed record, as the event source mapping does.
+record with `to_lambda_record` and hands batches to `chalicelib.streams.handle_broadcast_stream`
+(the coordinator, as Lambda runs it); then receives the work queue's messages and hands each
+to `chalicelib.queues.handle_work_queue` (the writers), deleting those that succeed and making
+the others visible again (moto dead-letters them after the redrive policy's receives).
+`drain()` alternates until both are quiet. It can also re-deliver stream batches
+(at-least-once) and retries partial failures from the first failed record, as the event
+source mapping does; every writer event handled is kept in `work_events` for replays.
 
     from tests.streams_helper import fanout  # noqa: F401  (a pytest fixture)
 
@@ -20,15 +23,22 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from chalicelib.local import queue_worker
 from chalicelib.local.poller import to_lambda_record
+from chalicelib.queues import handle_work_queue
 from chalicelib.settings import get_settings
+from chalicelib.store import work_queue
 from chalicelib.streams import handle_broadcast_stream
 
 
 class StreamDriver:
-    def __init__(self, handler: Callable[[dict[str, Any]], dict[str, Any]] = handle_broadcast_stream):
+    def __init__(self, handler: Callable[[dict[str, Any]], dict[str, Any]] = handle_broadcast_stream,
+                 writer: Callable[[dict[str, Any]], dict[str, Any]] = handle_work_queue):
         s = get_settings()
         self.handler = handler
+        self.writer = writer
+        self.work_events: list[dict[str, Any]] = []
+        self.writer_invocations = 0
         ddb = boto3.client("dynamodb", region_name=s.region)
         self.arn = ddb.describe_table(TableName=s.table_name("broadcasts"))["Table"]["LatestStreamArn"]
         # Recent botocore sends stream calls to an account-based host
@@ -64,6 +74,8 @@ class StreamDriver:
             rounds += 1
             batches = self._fetch(batch_size)
             if not any(records for _, records, _ in batches):
+                if self.drain_queue():
+                    continue
                 return self.invocations
             for sid, records, next_it in batches:
                 if not records:
@@ -75,6 +87,28 @@ class StreamDriver:
                     self._deliver(batch, max_retries)
                 self.iterators[sid] = next_it
         raise AssertionError("stream did not go quiet")
+
+    def drain_queue(self, duplicate: bool = False) -> int:
+        """Hand every visible work-queue message to the writer once. Returns how many."""
+        sqs, url = work_queue.client(), work_queue.queue_url()
+        messages = queue_worker.receive_all(sqs, url, visibility=300)
+        for message in messages:
+            event = {"Records": [queue_worker.to_lambda_record(message, "arn:aws:sqs:us-east-1:123456789012:work",
+                                                               "us-east-1")]}
+            self.work_events.append(event)
+            self.writer_invocations += 1
+            try:
+                failed = bool(self.writer(event)["batchItemFailures"])
+            except Exception:  # noqa: BLE001 - a crashed invocation: received again
+                failed = True
+            if failed:
+                sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"],
+                                              VisibilityTimeout=0)
+            else:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            if duplicate:
+                self.writer(event)
+        return len(messages)
 
     def _deliver(self, batch: list[dict[str, Any]], max_retries: int) -> None:
         attempts = 0

@@ -233,7 +233,10 @@ def get_broadcast(call: Call) -> Response:
     b = jobs.broadcast_status(call.require_caller(), call.params["id"])
     return json_response({"id": b.id, "status": b.status, "audience": b.audience, "eligible": b.eligible,
                           "delivered": b.delivered, "skipped": b.skipped, "createdAt": iso(b.created_at),
-                          "updatedAt": iso(b.updated_at), "completedAt": iso(b.completed_at), "error": b.error})
+                          "updatedAt": iso(b.updated_at), "completedAt": iso(b.completed_at), "error": b.error,
+                          "chunks": None if b.chunks is None else {
+                              "total": b.chunks.total, "enqueued": b.chunks.enqueued, "done": b.chunks.done,
+                              "failed": b.chunks.failed}})
 
 
 # ---- users, settings, types -------------------------------------------------------------------

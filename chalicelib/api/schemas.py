@@ -190,6 +190,13 @@ class MemberPage(BaseModel):
     cursor: str | None = None
 
 
+class ChunkProgressView(BaseModel):
+    total: int | None = Field(None, description="Chunks in all; null while the audience is still being cut")
+    enqueued: int = Field(..., description="Chunks handed to the writers so far")
+    done: int
+    failed: int = Field(..., description="Chunks dead-lettered after their last attempt (redrive delivers them)")
+
+
 class BroadcastView(BaseModel):
     id: str
     status: Literal["queued", "running", "complete", "failed"]
@@ -201,6 +208,8 @@ class BroadcastView(BaseModel):
     updatedAt: str | None
     completedAt: str | None
     error: str | None = None
+    chunks: ChunkProgressView | None = Field(None, description="Organization and community broadcasts: "
+                                              "delivery progress in chunks of up to 500 members")
 
 
 class TypeList(BaseModel):

@@ -14,7 +14,7 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
-from typing import Callable, Iterable
+from typing import Iterable
 
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
@@ -26,10 +26,6 @@ from chalicelib.store.counters import Counter
 from chalicelib.store.inbox import InboxItem
 
 log = logging.getLogger(__name__)
-
-# Test hook: fault injection wraps the commit to raise throttles or die mid-chunk.
-commit_hook: Callable[[Callable[[], None]], None] | None = None
-
 
 def ttl_datetime(epoch_seconds: int | None) -> datetime | None:
     return datetime.fromtimestamp(epoch_seconds, timezone.utc) if epoch_seconds else None
@@ -85,13 +81,7 @@ def _write_batch(items: list[InboxItem]) -> dict[str, bool]:
 
 
 def _commit(items: list[InboxItem]) -> None:
-    def run() -> None:
-        with TransactWrite(connection=connection()) as tx:
-            for item in items:
-                tx.save(item, condition=InboxItem.sk.does_not_exist())
-                tx.update(Counter(item.pk), actions=[Counter.unread.add(1), Counter.total.add(1), Counter.version.add(1)])
-
-    if commit_hook is not None:
-        commit_hook(run)
-    else:
-        run()
+    with TransactWrite(connection=connection()) as tx:
+        for item in items:
+            tx.save(item, condition=InboxItem.sk.does_not_exist())
+            tx.update(Counter(item.pk), actions=[Counter.unread.add(1), Counter.total.add(1), Counter.version.add(1)])

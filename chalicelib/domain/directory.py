@@ -164,12 +164,14 @@ def _settings_from(item: store.DirectoryItem | None) -> UserSettings:
     return UserSettings(muted_types=list(item.muted or []), min_priority=Priority(int(item.min_pri or 1)))
 
 
-def get_settings_many(tenant: str, users: list[str]) -> dict[str, UserSettings]:
+def get_settings_many(tenant: str, users: list[str], *, consistent: bool = True) -> dict[str, UserSettings]:
+    """Settings of many users. The fan-out reads them eventually consistent (half the read cost: a
+    setting changed in the last second may apply to this broadcast or not)."""
     out: dict[str, UserSettings] = {}
     unique = list(dict.fromkeys(users))
     for start in range(0, len(unique), 100):
         chunk = unique[start:start + 100]
-        found = store.batch_get([(store.user_pk(tenant, u), "settings") for u in chunk])
+        found = store.batch_get([(store.user_pk(tenant, u), "settings") for u in chunk], consistent=consistent)
         for u in chunk:
             out[u] = _settings_from(found.get((store.user_pk(tenant, u), "settings")))
     return out

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from chalicelib import ids
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.inbox import mark_unread_before
-from chalicelib.domain.model import BroadcastStatus
+from chalicelib.domain.model import BroadcastStatus, ChunkProgress
 from chalicelib.domain.principal import Caller
 from chalicelib.settings import get_settings
 from chalicelib.store import broadcasts as store
@@ -35,7 +35,8 @@ def mark_all_read(caller: Caller, user_id: str, before_ms: int | None) -> ReadAl
             return ReadAllResult(marked=marked, job_id=None)
     sk = ids.new_ulid()
     owner = f"readall#{user}"
-    item = store.BroadcastItem(f"{caller.tenant}#{owner}", sk, kind=store.KIND_READALL, status="queued", seq=0,
+    item = store.BroadcastItem(store.job_pk(caller.tenant, owner), sk, kind=store.KIND_READALL, status=store.QUEUED,
+                               seq=0,
                                created=now, updated=now, spec={"user": user, "bound": bound,
                                                                "sender": caller.principal},
                                expires=None)
@@ -49,7 +50,7 @@ def broadcast_status(caller: Caller, broadcast_id: str) -> BroadcastStatus:
     if parsed is None:
         raise missing
     owner, sk = parsed
-    item = store.get(f"{caller.tenant}#{owner}", sk)
+    item = store.get(store.job_pk(caller.tenant, owner), sk)
     if item is None or item.kind not in (store.KIND_BROADCAST, store.KIND_READALL):
         raise missing
     if not caller.is_server and (item.spec or {}).get("sender") != caller.principal:
@@ -57,9 +58,21 @@ def broadcast_status(caller: Caller, broadcast_id: str) -> BroadcastStatus:
     kind, _, owner_id = owner.partition("#")
     audience = {"organization": owner_id} if kind == "org" else (
         {"community": owner_id} if kind == "com" else {"user": owner_id})
+    # Writers count into the progress item; jobs cut before that counted on the job item itself.
+    progress = store.progress(item.pk, item.sk) if item.kind == store.KIND_BROADCAST else None
+
+    def count(name: str) -> int:
+        return int(getattr(item, name) or 0) + (int(getattr(progress, name) or 0) if progress else 0)
+
+    total = int(progress.total) if progress is not None and progress.total is not None else None
+    status = item.status or store.QUEUED
     return BroadcastStatus(
-        id=broadcast_id, status=item.status or "queued", audience=audience, eligible=int(item.eligible or 0),
-        delivered=int(item.delivered or 0), skipped=int(item.skipped or 0), created_at=int(item.created or 0),
-        updated_at=int(item.updated) if item.updated else None,
+        id=broadcast_id, status=store.RUNNING if status == store.DELIVERING else status, audience=audience,
+        eligible=count("eligible"), delivered=count("delivered"), skipped=count("skipped"),
+        created_at=int(item.created or 0), updated_at=int(item.updated) if item.updated else None,
         completed_at=int(item.completed) if item.completed else None, error=item.error,
+        chunks=ChunkProgress(total=total, enqueued=int(item.chunks or 0),
+                             done=int(progress.done or 0) if progress else 0,
+                             failed=int(progress.failed or 0) if progress else 0)
+        if item.kind == store.KIND_BROADCAST else None,
     )

@@ -143,6 +143,16 @@ class UserSettings:
 
 
 @dataclass
+class ChunkProgress:
+    """A broadcast's chunks: `total` is known once the coordinator has cut them all."""
+
+    total: int | None
+    enqueued: int
+    done: int
+    failed: int
+
+
+@dataclass
 class BroadcastStatus:
     id: str
     status: str
@@ -154,3 +164,4 @@ class BroadcastStatus:
     updated_at: int | None
     completed_at: int | None
     error: str | None = None
+    chunks: ChunkProgress | None = None

@@ -86,6 +86,7 @@ def start_dynamodb_local() -> tuple[Any, str]:
 
 
 def start_poller(on_failure=None):
+    """The broadcasts stream -> the coordinator (what the `fanout` function's mapping does)."""
     from chalicelib.local.poller import StreamPoller
     from chalicelib.settings import get_settings
     from chalicelib.store.base import describe_model
@@ -102,6 +103,33 @@ def start_poller(on_failure=None):
     return StreamPoller(settings.table_name("broadcasts"), handler,
                         endpoint=settings.dynamodb_endpoint, region=settings.region,
                         on_failure=on_failure).start()
+
+
+def start_queue_workers(workers: int | None = None):
+    """The work queue -> the writers (what the `writer` function's SQS mapping does), QUEUE_WORKERS
+    threads drawing fairly across tenants."""
+    from chalicelib.local.queue_worker import QueueWorkers
+    from chalicelib.queues import handle_work_queue
+    from chalicelib.store import work_queue
+
+    handler = handle_work_queue
+    if os.environ.get("NOTIFICATIONS_FAULTS"):
+        from chalicelib.local import faults
+
+        handler = faults.install_writer(os.environ["NOTIFICATIONS_FAULTS"], handler)
+    count = workers or env_int("QUEUE_WORKERS", 4, minimum=1, maximum=64)
+    return QueueWorkers(work_queue.queue_url(), handler, sqs=work_queue.client(), region=get_settings().region,
+                        workers=count).start()
+
+
+def start_embedded_sqs() -> tuple[Any, str]:
+    """moto's server for SQS alone (when DynamoDB is another engine)."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    return server, f"http://127.0.0.1:{port}"
 
 
 def create_api_server(host: str, port: int, stage: str = "dev"):
@@ -221,7 +249,7 @@ def run(host: str = "127.0.0.1", port: int | None = None, stage: str = "dev") ->
     sys.path.insert(0, str(PROJECT_DIR))
     with _port_errors(host, port, port_name):  # bound now: a taken port fails before any engine starts
         server = create_api_server(host, port, stage)
-    embedded = None
+    embedded = sqs_server = moto_endpoint = None
     try:
         choice = os.environ.get("DYNAMODB", "moto").lower()
         if not os.environ.get("DYNAMODB_ENDPOINT") and choice == "local":
@@ -232,20 +260,32 @@ def run(host: str = "127.0.0.1", port: int | None = None, stage: str = "dev") ->
             engine = f"DynamoDB Local at {endpoint} " + (f"(data in {data_dir})" if data_dir else "(in memory)")
         elif not os.environ.get("DYNAMODB_ENDPOINT"):
             embedded, endpoint = start_embedded_dynamodb()
+            moto_endpoint = endpoint
             os.environ["DYNAMODB_ENDPOINT"] = endpoint
             engine = f"embedded DynamoDB (moto) at {endpoint}"
         else:
             engine = f"DynamoDB at {os.environ['DYNAMODB_ENDPOINT']}"
             check_endpoint(os.environ["DYNAMODB_ENDPOINT"], get_settings().region)
+        if not os.environ.get("SQS_ENDPOINT"):
+            if moto_endpoint:
+                os.environ["SQS_ENDPOINT"] = moto_endpoint  # the embedded moto server serves SQS too
+            else:
+                sqs_server, sqs_endpoint = start_embedded_sqs()
+                os.environ["SQS_ENDPOINT"] = sqs_endpoint
     except BaseException:
         server.server.server_close()
         if embedded is not None:
             embedded.stop()
+        if sqs_server is not None:
+            sqs_server.stop()
         raise
     from chalicelib.store.bootstrap import ensure_tables
+    from chalicelib.store.work_queue import ensure_queues
 
     created = ensure_tables()
+    ensure_queues()
     poller = start_poller()
+    workers = start_queue_workers()
     with _port_errors(host, port, port_name):
         server.server.start_listening()
     stopping = threading.Event()
@@ -278,7 +318,8 @@ Read alice's inbox (user token):
         examples = f"(TENANT_KEYS has no key for the tenant {DEV_TENANT!r}: no example tokens)\n"
     print(f"""
 Notifications service ready at {base}
-  storage: {engine} (tables created: {len(created)}); stream fan-out poller running
+  storage: {engine} (tables created: {len(created)})
+  fan-out: stream coordinator + {workers.workers} queue workers (SQS at {os.environ["SQS_ENDPOINT"]})
   OpenAPI: {base}/openapi.json
 
 {examples}
@@ -289,7 +330,10 @@ Press Ctrl-C to stop.
         server.serve_forever()
     finally:
         poller.stop()
+        workers.stop()
         if embedded is not None:
             embedded.stop()
+        if sqs_server is not None:
+            sqs_server.stop()
         print("Stopped.", flush=True)
     return 0

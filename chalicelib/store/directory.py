@@ -83,10 +83,10 @@ def get(pk: str, sk: str) -> DirectoryItem | None:
         return None
 
 
-def batch_get(keys: list[tuple[str, str]]) -> dict[tuple[str, str], DirectoryItem]:
+def batch_get(keys: list[tuple[str, str]], *, consistent: bool = True) -> dict[tuple[str, str], DirectoryItem]:
     found: dict[tuple[str, str], DirectoryItem] = {}
     unique = list(dict.fromkeys(keys))
-    for item in DirectoryItem.batch_get(unique, consistent_read=True):
+    for item in DirectoryItem.batch_get(unique, consistent_read=consistent):
         found[(item.pk, item.sk)] = item
     return found
 
@@ -104,6 +104,40 @@ def members_page(pk: str, limit: int, start: dict[str, Any] | None,
     )
     items = list(results)
     return items, results.last_evaluated_key
+
+
+# Above every member key (`m#...`) and below anything that follows it.
+MEMBER_END = "m$"
+
+
+def member_keys_after(pk: str, after: str | None, limit: int) -> list[str]:
+    """Up to `limit` member sort keys following `after` (eventually consistent, keys only): the
+    coordinator cuts chunk boundaries from these; writers read each range again consistently."""
+    keys: list[str] = []
+    start = None  # `after` itself may be gone (the member left): start from a key condition instead
+    while len(keys) < limit:
+        results = DirectoryItem.query(pk, DirectoryItem.sk.between(after or MEMBER_PREFIX, MEMBER_END),
+                                      consistent_read=False, limit=limit - len(keys),
+                                      page_size=min(limit - len(keys), 2000), last_evaluated_key=start,
+                                      attributes_to_get=["pk", "sk"])
+        page = [item.sk for item in results if item.sk != after]
+        keys.extend(page)
+        start = results.last_evaluated_key
+        if start is None:
+            break
+    return keys[:limit]
+
+
+def members_between(pk: str, after: str | None, upto: str | None) -> list[DirectoryItem]:
+    """Every member whose key is after `after` (exclusive) and up to `upto` (inclusive; None: to the
+    end), read consistently: one chunk of a broadcast."""
+    lower = after or MEMBER_PREFIX
+    results = DirectoryItem.query(pk, DirectoryItem.sk.between(lower, upto or MEMBER_END), consistent_read=True)
+    return [item for item in results if item.sk != after and item.sk.startswith(MEMBER_PREFIX)]
+
+
+def member_user(item: DirectoryItem) -> str:
+    return item.sk[len(MEMBER_PREFIX):]
 
 
 def memberships_of(mkey: str) -> Iterator[DirectoryItem]:

@@ -43,6 +43,7 @@ def assert_exact(expected_users, bid_sk=None):
 
 def test_org_broadcast_reaches_every_non_api_member(server, monkeypatch):
     monkeypatch.setenv("FANOUT_CHUNK_SIZE", "7")
+    monkeypatch.setenv("FANOUT_CHUNKS_PER_STEP", "2")
     users = [f"u{i:03d}" for i in range(40)]
     add_members(server, "org", "acme", users, "Standard User")
     server.put("/v1/users/robot", {"name": "Robot", "isApiUser": True})
@@ -56,7 +57,10 @@ def test_org_broadcast_reaches_every_non_api_member(server, monkeypatch):
     status = server.get(f"/v1/broadcasts/{bid}").data
     assert status["status"] == "complete"
     assert (status["eligible"], status["delivered"], status["skipped"]) == (40, 40, 0)
-    assert driver.invocations >= 40 // 7  # one chunk per record, cursor continued through the stream
+    # 41 member keys (robot included) in chunks of 7: 6 chunks, cut 2 per coordinator step: 3 steps.
+    assert status["chunks"] == {"total": 6, "enqueued": 6, "done": 6, "failed": 0}
+    assert driver.writer_invocations == 6
+    assert driver.invocations >= 3
     assert_exact(users)
     items, _ = inbox_state()
     assert "robot" not in items
@@ -108,11 +112,13 @@ def test_banned_director_cannot_send_and_non_member_cannot(server, as_user):
 
 def test_same_chunk_twice_is_one_copy_and_keeps_read_state(server, as_user, monkeypatch):
     monkeypatch.setenv("FANOUT_CHUNK_SIZE", "5")
+    monkeypatch.setenv("FANOUT_CHUNKS_PER_STEP", "1")
     users = [f"d{i}" for i in range(12)]
     add_members(server, "org", "dup", users, "Standard User")
-    server.post("/v1/notifications", {"organization": "dup", "type": "T", "message": "once"})
+    r = server.post("/v1/notifications", {"organization": "dup", "type": "T", "message": "once"})
     driver = StreamDriver()
-    # Capture every record, deliver all, then deliver all again after a member read theirs.
+    # Capture every coordinator record, deliver all, then deliver all again (and every work message
+    # again) after a member read theirs.
     seen = []
     real = driver.handler
 
@@ -127,9 +133,15 @@ def test_same_chunk_twice_is_one_copy_and_keeps_read_state(server, as_user, monk
     d0.patch(f"/v1/notifications/{nid}", {"read": True})
     for event in seen:
         real(event)
-    assert_exact(users)
+    assert driver.drain_queue() == 3  # the retried steps enqueue the same chunks again (manifests)...
+    for event in driver.work_events:
+        driver.writer(event)
+    assert_exact(users)  # ... and writers skip what was delivered
     assert d0.get(f"/v1/notifications/{nid}").data["read"] is True
     assert d0.get("/v1/users/me/notifications/unread-count").data == {"unreadCount": 0}
+    status = server.get(f"/v1/broadcasts/{r.data['broadcastId']}").data
+    assert status["chunks"] == {"total": 3, "enqueued": 3, "done": 3, "failed": 0}
+    assert (status["eligible"], status["delivered"]) == (12, 12)
 
 
 def test_members_removed_or_banned_before_their_chunk_do_not_receive(server, monkeypatch):
@@ -150,23 +162,26 @@ def throttled(code: str = "ProvisionedThroughputExceededException"):
 
 
 def test_fault_injection_exceptions_duplicates_and_throttles(server, monkeypatch):
-    """A broadcast while commits fail at random points. moto deep-copies every table on each
-    TransactWriteItems (cost grows with the table), so this tier uses 600 members; the
-    DynamoDB Local tier runs the same scenario with thousands."""
-    monkeypatch.setenv("FANOUT_CHUNK_SIZE", "100")
+    """A broadcast while inbox commits fail at random points, writers die before their chunk
+    marker, coordinator records and queue messages are delivered twice."""
+    monkeypatch.setenv("FANOUT_CHUNK_SIZE", "50")
+    monkeypatch.setenv("FANOUT_CHUNKS_PER_STEP", "3")
+    monkeypatch.setenv("WORK_QUEUE_MAX_RECEIVES", "50")
     monkeypatch.setattr("chalicelib.domain.fanout.time.sleep", lambda s: None)
     monkeypatch.setattr("chalicelib.store.base.time.sleep", lambda s: None)
     rng = random.Random(7)
     users = [f"f{i:05d}" for i in range(600)]
+    from chalicelib.domain import chunks
     from chalicelib.store.directory import DirectoryItem
 
     with DirectoryItem.batch_write() as batch:
         for user in users:
             batch.save(DirectoryItem("dev#org#big", f"m#{user}", mkey=f"dev#{user}", role="Standard User",
                                      banned=False, is_api=False, joined=0))
-    faults = {"throttle": 0, "die_before": 0, "die_after": 0}
+    faults = {"throttle": 0, "die_before": 0, "die_after": 0, "die_before_marker": 0}
+    commit, record_chunk = delivery._commit, chunks.store.record_chunk
 
-    def hook(commit):
+    def faulty_commit(items):
         roll = rng.random()
         if roll < 0.08:
             faults["throttle"] += 1
@@ -174,19 +189,30 @@ def test_fault_injection_exceptions_duplicates_and_throttles(server, monkeypatch
         if roll < 0.13:
             faults["die_before"] += 1
             raise RuntimeError("injected: died before commit")
-        commit()
+        commit(items)
         if roll < 0.18:
             faults["die_after"] += 1
             raise RuntimeError("injected: died after commit")
 
-    monkeypatch.setattr(delivery, "commit_hook", hook)
+    def faulty_record_chunk(*args, **kwargs):
+        if rng.random() < 0.2:
+            faults["die_before_marker"] += 1
+            raise RuntimeError("injected: died after the inbox writes, before the chunk marker")
+        return record_chunk(*args, **kwargs)
+
+    monkeypatch.setattr(delivery, "_commit", faulty_commit)
+    monkeypatch.setattr(chunks.store, "record_chunk", faulty_record_chunk)
     r = server.post("/v1/notifications", {"organization": "big", "type": "T", "message": "m"})
     driver = StreamDriver()
     driver.drain(batch_size=3, duplicate_every=3)
-    monkeypatch.setattr(delivery, "commit_hook", None)
+    monkeypatch.setattr(delivery, "_commit", commit)
+    monkeypatch.setattr(chunks.store, "record_chunk", record_chunk)
+    for event in driver.work_events[::2]:  # SQS delivers some messages again, late
+        driver.writer(event)
     status = server.get(f"/v1/broadcasts/{r.data['broadcastId']}").data
     assert status["status"] == "complete", status
     assert status["delivered"] == len(users) and status["eligible"] == len(users)
+    assert status["chunks"] == {"total": 12, "enqueued": 12, "done": 12, "failed": 0}
     assert all(faults.values()), faults
     assert_exact(users)
 
