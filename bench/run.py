@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     say(f"bench ({cfg.mode}): scenarios {', '.join(s for s in SCENARIOS if s in selected)}; scratch {work_dir}")
     results: dict[str, Any] = {"mode": cfg.mode, "config": dataclasses.asdict(cfg), "machine": machine.describe(),
                                "services": {}, "errors": {}, "durations_s": {}}
-    ctx = Context(cfg, work_dir, results)
+    ctx = Context(cfg, work_dir, results, deadline=time.monotonic() + cfg.run_budget_s)
     def start_peer() -> None:
         ctx.peer, ctx.peer_note = maybe_peer(work_dir, not args.no_peer)
         results["machine"]["peer"] = ctx.peer.versions if ctx.peer else ctx.peer_note

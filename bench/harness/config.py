@@ -29,6 +29,8 @@ class Config:
     cost_inbox: int  # the inbox read and marked all read by the cost scenario
     cost_big_message_bytes: int
     cold_start_repeats: int
+    fairness_budget_s: float = 60.0
+    run_budget_s: float = 1680.0  # the whole run (full: 28 min, so it ends within 30)
     model_sizes: list[int] = field(default_factory=lambda: [10_000, 100_000, 1_000_000])
 
 
@@ -40,16 +42,19 @@ def for_mode(mode: str) -> Config:
         return Config(mode, **common, fanout_sizes={"moto": [30], "local": [30]}, fanout_trials=1, ceiling_items={"local": 20, "moto": 20},
                       ceiling_threads=[2], fanout_budget_s={"local": 20, "moto": 20}, fairness_big=40,
                       fairness_trials=1, inbox_sizes=[10, 30], read_repeats=1, deep_page=2, markall_trials=1, markall_sizes=[10, 30],
-                      inbox_budget_s=20, cost_members=10, cost_inbox=25, cold_start_repeats=1)
+                      inbox_budget_s=20, cost_members=10, cost_inbox=25, cold_start_repeats=1,
+                      fairness_budget_s=20, run_budget_s=120)
     if mode == "quick":
-        return Config(mode, **common, fanout_sizes={"moto": [300], "local": [1000]}, fanout_trials=2, ceiling_items={"local": 400, "moto": 100},
-                      ceiling_threads=[1, 2, 4, 8], fanout_budget_s={"local": 30, "moto": 25}, fairness_big=1000,
+        return Config(mode, **common, fanout_sizes={"moto": [200], "local": [300]}, fanout_trials=2, ceiling_items={"local": 100, "moto": 40},
+                      ceiling_threads=[1, 2, 4, 8], fanout_budget_s={"local": 45, "moto": 30}, fairness_big=500,
                       fairness_trials=2, inbox_sizes=[300, 3000], read_repeats=5, deep_page=10,
-                      markall_trials=1, markall_sizes=[100, 1000], inbox_budget_s=30, cost_members=200, cost_inbox=300, cold_start_repeats=3)
+                      markall_trials=1, markall_sizes=[50, 500], inbox_budget_s=30, cost_members=100, cost_inbox=120, cold_start_repeats=3,
+                      fairness_budget_s=30, run_budget_s=170)
     return Config("full", **common, fanout_sizes={"moto": [1000, 10_000, 100_000], "local": [1000, 10_000, 100_000]},
                   fanout_trials=3,
                   ceiling_items={"local": 2000, "moto": 300}, ceiling_threads=[1, 2, 4, 8],
-                  fanout_budget_s={"local": 540, "moto": 420}, fairness_big=100_000, fairness_trials=3,
+                  fanout_budget_s={"local": 480, "moto": 360}, fairness_big=100_000, fairness_trials=3,
                   inbox_sizes=[1000, 10_000, 100_000], read_repeats=15, deep_page=25, markall_trials=3,
                   markall_sizes=[1000, 10_000, 100_000],
-                  inbox_budget_s=300, cost_members=1000, cost_inbox=1000, cold_start_repeats=10)
+                  inbox_budget_s=420, cost_members=1000, cost_inbox=1000, cold_start_repeats=10,
+                  fairness_budget_s=240)

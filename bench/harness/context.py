@@ -3,7 +3,7 @@ current phase with its engine worker, the peer, and the results gathered so far.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,14 @@ class Context:
     service: DevService | None = None
     engine: Worker | None = None
     capacity: CapacityLog | None = None
-    notes: list[str] = field(default_factory=list)
+    deadline: float | None = None  # time.monotonic() by which the whole run should be done
+
+    def budget(self, seconds: float, reserve: float = 0.0) -> "Budget":
+        """A scenario's budget, shortened so the run as a whole stays within its deadline
+        (`reserve`: seconds to leave for what comes after)."""
+        if self.deadline is not None:
+            seconds = min(seconds, self.deadline - time.monotonic() - reserve)
+        return Budget(max(0.0, seconds))
 
 
 class Budget:

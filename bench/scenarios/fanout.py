@@ -15,7 +15,7 @@ import random
 import time
 from typing import Any
 
-from bench.harness.context import Budget, Context
+from bench.harness.context import Context
 from bench.harness.engine import token
 from bench.harness.progress import say
 from bench.harness.stats import paired_ratio, rnd, spread
@@ -46,7 +46,9 @@ def _verify(ctx: Context, prefix: str, size: int, expected: int) -> dict[str, An
 def run(ctx: Context, engine: str) -> tuple[dict[str, Any], dict[str, Any]]:
     cfg, svc = ctx.config, ctx.service
     tok = token(TENANT)
-    budget = Budget(cfg.fanout_budget_s[engine])
+    # what follows the local fan-out (fairness, inbox reads, cost, cold start) keeps its share
+    budget = ctx.budget(cfg.fanout_budget_s[engine], reserve=cfg.fairness_budget_s + cfg.inbox_budget_s + 120
+                        if engine == "local" else 0)
     small_org, small_prefix = "fo-small", f"{engine}-small"
     ctx.engine.call("seed_members", tenant=TENANT, owner=small_org, user_prefix=small_prefix, count=cfg.small_audience)
     if ctx.peer:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from bench.harness.context import Budget, Context
+from bench.harness.context import Context
 from bench.harness.engine import token
 from bench.harness.progress import say
 from bench.harness.stats import paired_ratio, rnd, spread
@@ -56,16 +56,25 @@ def _mark_all_ours(ctx: Context, user: str) -> float:
 
 def run(ctx: Context) -> dict[str, Any]:
     cfg, svc, peer = ctx.config, ctx.service, ctx.peer
-    sizes, limit = cfg.inbox_sizes, cfg.page_limit
+    sizes, limit = list(cfg.inbox_sizes), cfg.page_limit
     deep = max(1, min(cfg.deep_page - 1, (min(sizes) - 1) // limit))  # cursors followed
+    budget = ctx.budget(cfg.inbox_budget_s, reserve=90)  # cost and cold start come after
     tokens, cursors = {}, {}
-    for size in sizes:
+    skipped: dict[str, str] = {}
+    pace = None  # seconds per item seeded, from the previous size
+    for size in list(sizes):
+        if pace is not None and not budget.allows(3 * pace * size):
+            skipped[str(size)] = f"skipped: seeding predicted {pace * size:.0f} s, {budget.left():.0f} s left"
+            sizes.remove(size)
+            continue
+        started = time.monotonic()
         user = f"ib-{size}"
         seconds = ctx.engine.call("seed_inbox", tenant=TENANT, user=user, count=size)
         if peer:
             peer.call("make_inbox", user=user, size=size)
         tokens[size] = token(TENANT, user)
         cursors[size] = _follow(ctx, tokens[size], deep, limit)
+        pace = (time.monotonic() - started) / size
         say(f"inbox reads: inbox of {size:,} seeded in {seconds:.1f} s, cursor of page {deep + 1} found")
     samples: dict[str, dict[int, list[float]]] = {f"{side}_{op}": {s: [] for s in sizes}
                                                   for side in ("ours", "peer") for op in READ_OPS}
@@ -84,15 +93,14 @@ def run(ctx: Context) -> dict[str, Any]:
                     peer.call("page", user=user, number=deep + 1, per_page=limit)["seconds"])
                 samples["peer_unread_count"][size].append(peer.call("unread_count", user=user)["seconds"])
     say("inbox reads: reads timed; mark-all-read next")
-    budget = Budget(cfg.inbox_budget_s)
     marks = cfg.markall_sizes
     mark = {"ours_mark_all": {s: [] for s in marks}, "peer_mark_all": {s: [] for s in marks}}
-    skipped: dict[str, str] = {}
-    pace: float | None = None  # seconds per item of the last trial (seeding included)
+    pace = None  # seconds per item of the last mark-all trial (seeding included)
     for trial in range(cfg.markall_trials):
         for size in marks:
-            if pace is not None and trial > 0 and not budget.allows(pace * size):
-                skipped[str(size)] = f"trial {trial + 1} skipped: {pace * size:.0f} s predicted, budget"
+            if pace is not None and not budget.allows(pace * size):
+                skipped[f"mark_all {size}"] = (f"trial {trial + 1} skipped: {pace * size:.0f} s predicted, "
+                                               f"{budget.left():.0f} s left")
                 continue
             started = time.monotonic()
             user = f"ma-{size}-{trial}"
