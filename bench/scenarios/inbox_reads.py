@@ -88,7 +88,8 @@ def run(ctx: Context) -> dict[str, Any]:
             samples["ours_unread_count"][size].append(_timed(
                 lambda: svc.request("GET", "/v1/users/me/notifications/unread-count", tok)))
             if peer:
-                samples["peer_first_page"][size].append(peer.call("page", user=user, number=1, per_page=limit)["seconds"])
+                samples["peer_first_page"][size].append(
+                    peer.call("page", user=user, number=1, per_page=limit)["seconds"])
                 samples["peer_deep_page"][size].append(
                     peer.call("page", user=user, number=deep + 1, per_page=limit)["seconds"])
                 samples["peer_unread_count"][size].append(peer.call("unread_count", user=user)["seconds"])
@@ -114,7 +115,8 @@ def run(ctx: Context) -> dict[str, Any]:
             pace = (time.monotonic() - started) / size
         say(f"inbox reads: mark-all trial {trial + 1}: " + ", ".join(
             f"{s:,}: ours {mark['ours_mark_all'][s][-1]:.3f} s" for s in marks if mark["ours_mark_all"][s]))
-    out: dict[str, Any] = {"engine": svc.engine, "sizes": sizes, "mark_all_sizes": marks, "page_limit": limit, "deep_page_number": deep + 1,
+    out: dict[str, Any] = {"engine": svc.engine, "sizes": sizes, "mark_all_sizes": marks, "page_limit": limit,
+                           "deep_page_number": deep + 1,
                            "repeats": cfg.read_repeats, "mark_all_trials": cfg.markall_trials, "skipped": skipped,
                            "seconds": {}, "growth_largest_over_smallest": {}}
     for name, by_size in {**samples, **mark}.items():
