@@ -17,6 +17,9 @@ from bench.harness.progress import say
 from bench.harness.stats import paired_ratio, rnd, spread
 
 
+FLOOR = 100  # tenant A never shrinks below 10 x tenant B's audience
+
+
 def _audience(ctx: Context, wanted: int, seconds: float) -> tuple[int, str | None]:
     """Tenant A's audience: as configured, unless the local fan-out rate measured earlier in this run
     says one trial would not fit the budget; then the largest of wanted/10, wanted/100 that does."""
@@ -26,12 +29,16 @@ def _audience(ctx: Context, wanted: int, seconds: float) -> tuple[int, str | Non
     if not rates:
         return wanted, None
     rate = rates[-1]
+    floor = min(wanted, FLOOR)
     for size in (wanted, wanted // 10, wanted // 100):
-        if size >= 10 and size / rate * 1.5 <= seconds:
-            return size, (None if size == wanted else
-                          f"tenant A reduced from {wanted:,} to {size:,}: at the {rate:,.0f} members/s measured "
-                          f"above, {wanted:,} would take {wanted / rate:,.0f} s of a {seconds:,.0f} s budget")
-    return max(10, wanted // 100), f"tenant A reduced to {max(10, wanted // 100):,} (budget)"
+        if size >= floor and size / rate * 1.5 <= seconds:
+            break
+    else:
+        size = floor
+    if size == wanted:
+        return wanted, None
+    return size, (f"tenant A reduced from {wanted:,} to {size:,}: at the {rate:,.0f} members/s measured above, "
+                  f"{wanted:,} would take {wanted / rate:,.0f} s of the {max(0, seconds):,.0f} s left")
 
 
 def run(ctx: Context) -> dict[str, Any]:
