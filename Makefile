@@ -9,7 +9,7 @@ CDK_OUTDIR ?= infra/cdk.out
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
 .PHONY: install install-infra dynamodb-local dev dev-local dev-persistent test unit integration infra-test \
-	compat load synth bench clean
+	compat load synth bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -80,8 +80,14 @@ fuzz: install dynamodb-local
 	FUZZ_HTTP=1 FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} FUZZ_STATEFUL=$${FUZZ_STATEFUL:-300} \
 		$(BIN)/python -m pytest tests/fuzz tests/integration/test_fuzz_http.py -q -rs
 
+# Every benchmark scenario (bench/run.py): starts what it needs (notifications dev on DynamoDB Local and
+# on the default engine, the peer's venv under .cache/bench-peer) and writes bench/results.md and
+# bench/results.json. Under 30 minutes; `make bench-quick` (under 3) writes them too.
 bench: install dynamodb-local
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python bench/run.py
+
+bench-quick: install dynamodb-local
+	$(BIN)/python bench/run.py --quick
 
 clean:
 	rm -rf $(VENV) .cache infra/cdk.out infra/chalice.out

@@ -1,0 +1,1 @@
+"""One module per scenario; each exposes `run(ctx) -> dict` (its part of results.json)."""
