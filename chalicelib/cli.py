@@ -1,4 +1,5 @@
-"""The `notifications` command: `dev` runs the local service, `token` prints a bearer token."""
+"""The `notifications` command: `dev` runs the local service, `token` prints a bearer token,
+`redrive` moves dead-lettered work back to the work queue."""
 from __future__ import annotations
 
 import argparse
@@ -23,7 +24,15 @@ def main(argv: list[str] | None = None) -> int:
     tok.add_argument("--app", default=None, help="application name (Spark's SenderApplication)")
     tok.add_argument("--ttl", type=int, default=86400, help="seconds until it expires")
 
+    sub.add_parser("redrive", help="move the work queue's dead-lettered messages back to it (SQS_ENDPOINT, "
+                                   "TABLE_PREFIX name the queue; on AWS use `aws sqs start-message-move-task`)")
+
     args = parser.parse_args(argv)
+    if args.command == "redrive":
+        from chalicelib.store.work_queue import redrive
+
+        print(f"moved {redrive()} messages back to the work queue")
+        return 0
     if args.command == "dev":
         from chalicelib.local.runtime import StartupError, run
         from chalicelib.settings import SettingsError

@@ -23,6 +23,9 @@ Writers (the work queue):
 - sqs_race:     probability a message is handled by two writers at once (both may race to
                 mark the chunk and to complete the broadcast)
 - die_before_marker: probability a writer dies after its inbox writes, before the chunk marker
+- dead_letter_chunks: chunk indexes that fail every attempt until the dead-letter queue has them
+                (WORK_QUEUE_MAX_RECEIVES attempts); after a redrive they succeed
+Random faults spare a message's last two receives, so only the chunks named here are dead-lettered.
 
 Every injected fault is counted in `stats`, logged at exit. Nothing but the local runtime
 imports this module, and only when NOTIFICATIONS_FAULTS is set.
@@ -44,7 +47,7 @@ FAN_OUT_THREADS = ("stream-poller", "queue-worker")
 
 stats: dict[str, int] = {name: 0 for name in (
     "commits", "throttle", "fail_before", "fail_after", "duplicate", "replay", "die_after_enqueue",
-    "sqs_duplicate", "sqs_race", "die_before_marker")}
+    "sqs_duplicate", "sqs_race", "die_before_marker", "dead_letter")}
 _lock = threading.Lock()
 _state: dict[str, Any] = {}
 
@@ -68,8 +71,13 @@ def _roll(name: str) -> bool:
     return hit
 
 
+_calm: set[str] = set()  # writer threads on a message's last two receives: no random faults there
+
+
 def _fan_out_thread() -> bool:
-    return threading.current_thread().name.startswith(FAN_OUT_THREADS)
+    """A thread of the fan-out (or one of its pool threads, named after it), not calmed."""
+    name = threading.current_thread().name
+    return name.startswith(FAN_OUT_THREADS) and not any(name.startswith(calm) for calm in list(_calm))
 
 
 def _configure(spec_text: str | None = None) -> tuple[dict[str, Any], random.Random]:
@@ -81,6 +89,7 @@ def _configure(spec_text: str | None = None) -> tuple[dict[str, Any], random.Ran
         _state["spec"], _state["rng"] = spec, random.Random(spec.get("seed", 0))
     _patch_commit()
     _patch_marker()
+    _patch_poison(spec)
     _patch_enqueue()
     import atexit
 
@@ -121,6 +130,30 @@ def _patch_marker() -> None:
         return original(*args, **kwargs)
 
     chunks.store = _Proxy(chunks.store, record_chunk=record_chunk)
+
+
+_redriven: set[tuple[str, int]] = set()  # chunks a message redriven from the dead-letter queue carries
+
+
+def _patch_poison(spec: dict[str, Any]) -> None:
+    """Chunks in `dead_letter_chunks` fail every message (duplicates included) until one comes back
+    from the dead-letter queue by `notifications redrive`; that one succeeds."""
+    from chalicelib.domain import chunks
+
+    poison = {int(index) for index in spec.get("dead_letter_chunks", [])}
+    original = chunks.process
+
+    def process(message: dict[str, Any]) -> str:
+        index = message.get("chunk")
+        if message.get("kind") == chunks.CHUNK and index in poison:
+            with _lock:
+                failing = (message["sk"], index) not in _redriven
+            if failing:
+                _count("dead_letter")
+                raise InjectedFault(f"injected: chunk {index} fails until it is redriven")
+        return original(message)
+
+    chunks.process = process
 
 
 def _patch_enqueue() -> None:
@@ -169,7 +202,29 @@ def install_writer(spec_text: str, handler: Handler) -> Handler:
     """The writers' queue handler, wrapped with SQS's duplicate and concurrent deliveries."""
     _configure(spec_text)
 
+    from chalicelib.settings import get_settings
+
     def faulty_handler(event: dict[str, Any]) -> Any:
+        receives = max(int((r.get("attributes") or {}).get("ApproximateReceiveCount", 1))
+                       for r in event.get("Records", [{}]))
+        for record in event.get("Records", []):
+            if "redriven" not in (record.get("messageAttributes") or {}):
+                continue
+            try:
+                message = json.loads(record["body"])
+                with _lock:
+                    _redriven.add((message["sk"], int(message["chunk"])))
+            except (KeyError, TypeError, ValueError):
+                pass
+        name = threading.current_thread().name
+        if receives >= get_settings().work_queue_max_receives - 1:
+            _calm.add(name)
+        try:
+            return _disturbed(event)
+        finally:
+            _calm.discard(name)
+
+    def _disturbed(event: dict[str, Any]) -> Any:
         racer = None
         if _roll("sqs_race"):
             racer = threading.Thread(target=_safe, args=(handler, event),

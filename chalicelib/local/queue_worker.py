@@ -50,7 +50,7 @@ def receive_all(sqs: Any, url: str, visibility: int, limit: int = 10_000) -> lis
     while len(out) < limit:
         batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=visibility,
                                     WaitTimeSeconds=0, AttributeNames=["All"],
-                                    MessageSystemAttributeNames=["All"]).get("Messages", [])
+                                    MessageSystemAttributeNames=["All"], MessageAttributeNames=["All"]).get("Messages", [])
         if not batch:
             break
         out.extend(batch)

@@ -205,7 +205,7 @@ def record_chunk_failure(pk: str, sk: str, index: int, error: str, now_s: float)
     """Count chunk `index` as failed (its message goes to the dead-letter queue), once."""
     def commit() -> None:
         with TransactWrite(connection=connection()) as tx:
-            tx.condition_check(BroadcastItem(pk, f"{sk}#c#{index:07d}"), BroadcastItem.sk.does_not_exist())
+            tx.condition_check(BroadcastItem, pk, f"{sk}#c#{index:07d}", condition=BroadcastItem.sk.does_not_exist())
             tx.save(BroadcastItem(pk, f"{sk}#f#{index:07d}", kind=KIND_CHUNK_FAILED, error=error[:500],
                                   expires=_marker_expiry(now_s)), condition=BroadcastItem.sk.does_not_exist())
             tx.update(BroadcastItem(pk, f"{sk}#p"), actions=[BroadcastItem.kind.set(KIND_PROGRESS),

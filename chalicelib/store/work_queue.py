@@ -98,8 +98,8 @@ def dead_letter_url() -> str:
 
 
 def redrive() -> int:
-    """Move every dead-lettered message back to the work queue (local runtime and tests; on AWS use
-    `aws sqs start-message-move-task`). Returns how many were moved."""
+    """Move every dead-lettered message back to the work queue, marked with a `redriven` attribute
+    (local runtime and tests; on AWS use `aws sqs start-message-move-task`). Returns how many."""
     sqs = client()
     source, target = dead_letter_url(), queue_url()
     moved = 0
@@ -110,6 +110,7 @@ def redrive() -> int:
             return moved
         for message in received:
             group = message.get("Attributes", {}).get("MessageGroupId") or "redrive"
-            sqs.send_message(QueueUrl=target, MessageBody=message["Body"], MessageGroupId=group)
+            sqs.send_message(QueueUrl=target, MessageBody=message["Body"], MessageGroupId=group,
+                             MessageAttributes={"redriven": {"DataType": "Number", "StringValue": "1"}})
             sqs.delete_message(QueueUrl=source, ReceiptHandle=message["ReceiptHandle"])
             moved += 1

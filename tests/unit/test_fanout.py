@@ -233,3 +233,57 @@ def test_broadcast_job_stays_small_whatever_the_message(server, as_user):
     for i in range(7):
         [n] = as_user(f"m{i}").get("/v1/users/me/notifications").data["notifications"]
         assert n["message"] == message and n["broadcastId"] == r.data["broadcastId"]
+
+
+def test_dead_lettered_chunk_fails_the_broadcast_until_a_redrive_delivers_it(server, monkeypatch):
+    monkeypatch.setenv("FANOUT_CHUNK_SIZE", "4")
+    monkeypatch.setenv("WORK_QUEUE_MAX_RECEIVES", "2")
+    from chalicelib.domain import chunks
+    from chalicelib.store import work_queue
+
+    users = [f"p{i:02d}" for i in range(10)]  # chunks: p00-p03, p04-p07, p08-
+    add_members(server, "org", "poison", users, "Standard User")
+    process = chunks.process
+    broken = {"on": True}
+
+    def poisoned(message):
+        if broken["on"] and message.get("chunk") == 1:
+            raise RuntimeError("chunk 1 cannot be delivered")
+        return process(message)
+
+    monkeypatch.setattr(chunks, "process", poisoned)
+    r = server.post("/v1/notifications", {"organization": "poison", "type": "T", "message": "m"})
+    bid = r.data["broadcastId"]
+    driver = StreamDriver()
+    driver.drain()
+    driver.drain_queue()  # the third receive: moto moves the message to the dead-letter queue
+    status = server.get(f"/v1/broadcasts/{bid}").data
+    assert status["status"] == "failed", status
+    assert status["chunks"] == {"total": 3, "enqueued": 3, "done": 2, "failed": 1}
+    assert "1 of 3 chunks failed" in status["error"]
+    assert (status["eligible"], status["delivered"]) == (6, 6)
+    items, _ = inbox_state()
+    assert set(items) == set(users) - {"p04", "p05", "p06", "p07"}
+
+    broken["on"] = False
+    assert work_queue.redrive() == 1
+    driver.drain()
+    status = server.get(f"/v1/broadcasts/{bid}").data
+    assert status["status"] == "complete" and status["error"] is None, status
+    assert status["chunks"] == {"total": 3, "enqueued": 3, "done": 3, "failed": 0}
+    assert (status["eligible"], status["delivered"]) == (10, 10)
+    assert_exact(users)
+
+
+def test_fair_lanes_serve_every_group_in_turn():
+    from chalicelib.local.queue_worker import FairLanes
+
+    lanes = FairLanes()
+    for i in range(5):
+        lanes.put("big", f"big{i}")
+    lanes.put("small", "small0")
+    lanes.put("other", "other0")
+    taken = [lanes.take(timeout=0) for _ in range(7)]
+    assert taken[:3] == ["big0", "small0", "other0"]  # the small tenants' only messages come next
+    assert taken[3:] == ["big1", "big2", "big3", "big4"]
+    assert lanes.take(timeout=0) is None
