@@ -6,8 +6,8 @@ backlog from holding back another's messages. moto accepts the groups but delive
 arrival order, so this drain is the fair part locally: a receiver thread takes every
 visible message into per-group lanes (received with a long visibility timeout, so nothing
 reappears while it waits), and each free worker takes the next message from the next lane
-in turn. A tenant's 10-member broadcast thus waits for at most one chunk per worker of
-another tenant's million, not for all of them.
+in turn, and one tenant may hold all workers but one. Another tenant's 10-member broadcast
+thus starts at once beside a million-member one, instead of waiting for its chunks.
 
 Each message is handed to the handler as a Lambda SQS event of one record (attributes
 included: ApproximateReceiveCount, MessageGroupId). A success deletes it; a failure makes
@@ -58,11 +58,14 @@ def receive_all(sqs: Any, url: str, visibility: int, limit: int = 10_000) -> lis
 
 
 class FairLanes:
-    """Messages waiting per group, handed out round-robin over the groups."""
+    """Messages waiting per group, handed out round-robin over the groups, with at most `per_group`
+    of one group's messages running at once: a worker is always left for another tenant."""
 
-    def __init__(self) -> None:
+    def __init__(self, per_group: int | None = None) -> None:
+        self.per_group = per_group
         self._lanes: dict[str, collections.deque] = {}
         self._order: collections.deque[str] = collections.deque()
+        self._running: collections.Counter[str] = collections.Counter()
         self._ready = threading.Condition()
 
     def __len__(self) -> int:
@@ -78,20 +81,39 @@ class FairLanes:
             lane.append(item)
             self._ready.notify()
 
-    def take(self, timeout: float) -> Any | None:
-        with self._ready:
-            if not self._order:
-                self._ready.wait(timeout)
-            if not self._order:
-                return None
+    def _next_group(self) -> str | None:
+        for _ in range(len(self._order)):
             group = self._order.popleft()
+            if self.per_group is None or self._running[group] < self.per_group:
+                return group
+            self._order.append(group)  # at its limit: the others first
+        return None
+
+    def take(self, timeout: float) -> tuple[str, Any] | None:
+        """(group, item), or None if nothing could be taken within `timeout`. Call `done(group)`
+        when the item has been handled."""
+        with self._ready:
+            group = self._next_group()
+            if group is None:
+                self._ready.wait(timeout)
+                group = self._next_group()
+            if group is None:
+                return None
             lane = self._lanes[group]
             item = lane.popleft()
             if lane:
                 self._order.append(group)  # back of the line: every other group goes first
             else:
                 del self._lanes[group]
-            return item
+            self._running[group] += 1
+            return group, item
+
+    def done(self, group: str) -> None:
+        with self._ready:
+            self._running[group] -= 1
+            if not self._running[group]:
+                del self._running[group]
+            self._ready.notify_all()
 
 
 class QueueWorkers:
@@ -104,7 +126,8 @@ class QueueWorkers:
         self.workers = workers
         self.idle_sleep = idle_sleep
         self.retry_delay = retry_delay or (lambda receives: min(30, 2 ** (receives - 1)))
-        self.lanes = FairLanes()
+        # One tenant may occupy all workers but one, so another tenant's message starts at once.
+        self.lanes = FairLanes(per_group=max(1, workers - 1))
         self.queue_arn = ""
         self.invocations = 0
         self.busy = 0
@@ -147,9 +170,10 @@ class QueueWorkers:
 
     def _work(self) -> None:
         while not self._stop.is_set():
-            message = self.lanes.take(timeout=0.2)
-            if message is None:
+            taken = self.lanes.take(timeout=0.2)
+            if taken is None:
                 continue
+            group, message = taken
             with self._lock:
                 self.busy += 1
             try:
@@ -157,6 +181,7 @@ class QueueWorkers:
             except Exception:  # noqa: BLE001 - the message reappears after its visibility timeout
                 log.exception("work queue worker error")
             finally:
+                self.lanes.done(group)
                 with self._lock:
                     self.busy -= 1
 

@@ -283,7 +283,21 @@ def test_fair_lanes_serve_every_group_in_turn():
         lanes.put("big", f"big{i}")
     lanes.put("small", "small0")
     lanes.put("other", "other0")
-    taken = [lanes.take(timeout=0) for _ in range(7)]
+    taken = [lanes.take(timeout=0)[1] for _ in range(7)]
     assert taken[:3] == ["big0", "small0", "other0"]  # the small tenants' only messages come next
     assert taken[3:] == ["big1", "big2", "big3", "big4"]
     assert lanes.take(timeout=0) is None
+
+
+def test_fair_lanes_keep_a_worker_for_other_tenants():
+    from chalicelib.local.queue_worker import FairLanes
+
+    lanes = FairLanes(per_group=2)
+    for i in range(4):
+        lanes.put("big", f"big{i}")
+    assert [lanes.take(timeout=0) for _ in range(2)] == [("big", "big0"), ("big", "big1")]
+    assert lanes.take(timeout=0) is None  # big is at its limit while two of its messages run
+    lanes.put("small", "small0")
+    assert lanes.take(timeout=0) == ("small", "small0")
+    lanes.done("big")
+    assert lanes.take(timeout=0) == ("big", "big2")
