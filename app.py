@@ -8,6 +8,7 @@ from chalice import Chalice
 from chalicelib.api.http import ANY_CONTENT_TYPE, make_view
 from chalicelib.api.routes import all_routes
 from chalicelib.logs import configure_logging
+from chalicelib.queues import handle_work_queue
 from chalicelib.streams import handle_broadcast_stream, handle_inbox_stream
 
 configure_logging()
@@ -28,3 +29,9 @@ def fanout(event, context):
 def expiry(event, context):
     """Wired to the inbox table's stream by infra/ (TTL deletions only): keeps counters exact."""
     return handle_inbox_stream(event)
+
+
+@app.lambda_function(name="writer")
+def writer(event, context):
+    """Wired to the work queue by infra/ (partial batch failures enabled)."""
+    return handle_work_queue(event)
