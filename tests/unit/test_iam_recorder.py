@@ -113,10 +113,11 @@ def _template(statements, *, mapping=True):
         "Writer": {"Type": "AWS::Serverless::Function", "Properties": {"Role": {"Fn::GetAtt": ["WriterRole1", "Arn"]}}},
         "WriterRole1": {"Type": "AWS::IAM::Role", "Properties": {"ManagedPolicyArns": [{"Fn::Join": ["", [
             "arn:", {"Ref": "AWS::Partition"}, ":iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"]]}]}},
-        "WriterPolicy": {"Type": "AWS::IAM::Policy", "Properties": {"Roles": [{"Ref": "WriterRole1"}], "PolicyDocument": {
-            "Statement": [dict(s, Resource=[table if r == "table" else {"Fn::Join": ["", [table, "/index/*"]]}
-                                            if r == "index" else {"Fn::GetAtt": ["WorkQueue1", "Arn"]}
-                                            for r in s["Resource"]]) for s in statements]}}},
+        "WriterPolicy": {"Type": "AWS::IAM::Policy", "Properties": {
+            "Roles": [{"Ref": "WriterRole1"}], "PolicyDocument": {
+                "Statement": [dict(s, Resource=[table if r == "table" else {"Fn::Join": ["", [table, "/index/*"]]}
+                                                if r == "index" else {"Fn::GetAtt": ["WorkQueue1", "Arn"]}
+                                                for r in s["Resource"]]) for s in statements]}}},
     }
     if mapping:
         resources["Mapping"] = {"Type": "AWS::Lambda::EventSourceMapping", "Properties": {
