@@ -1,4 +1,4 @@
-"""The production stack: tables, the Chalice app, the fan-out event source mapping, IAM, alarms.
+"""The production stack: tables, the Chalice app, the work queue, the event source mappings, IAM, alarms.
 
 Tables are built from `chalicelib.store.bootstrap.create_table_params`, itself built from each
 PynamoDB model's `describe_model`: the one definition the code, the local bootstrap and this
@@ -7,6 +7,7 @@ stack share (tests/infra checks the synthesized template against it).
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -27,15 +28,18 @@ from constructs import Construct
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# writer_concurrency: the work queue mapping's ScalingConfig.MaximumConcurrency (at most this many
+# writers at once: bounds the write rate the tables see and leaves Lambda concurrency for the API).
 STAGES: dict[str, dict[str, Any]] = {
-    "dev": {"prod": False, "rate": 50, "burst": 100},
-    "prod": {"prod": True, "rate": 500, "burst": 1000},
+    "dev": {"prod": False, "rate": 50, "burst": 100, "writer_concurrency": 10},
+    "prod": {"prod": True, "rate": 500, "burst": 1000, "writer_concurrency": 100},
 }
 
 # Chalice's names for its functions in the packaged template.
 API_HANDLER = "APIHandler"
 FANOUT = "Fanout"
 EXPIRY = "Expiry"
+WRITER = "Writer"
 
 # What each function does to each table (IAM actions). TransactWriteItems has no IAM action of
 # its own: a transaction is authorized by the Put/Update/Delete/ConditionCheck actions it holds.
@@ -48,12 +52,25 @@ API_ACCESS = {
     "broadcasts": READ + WRITE,
     "idempotency": READ + WRITE,
 }
+# The coordinator (fan-out v2): pages the audience, writes manifests and progress, enqueues chunks.
 FANOUT_ACCESS = {
-    "inbox": READ + ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"],
-    "counters": ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DescribeTable"],
-    "directory": READ,
-    "broadcasts": ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:DescribeTable"],
+    "directory": ["dynamodb:Query"],
+    "broadcasts": ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                   "dynamodb:ConditionCheckItem"],
 }
+# The chunk writer: members and their settings; each copy a conditional put and a counter ADD in one
+# transaction; the chunk's marker and progress in another (and a failure marker deleted); mark-all-read
+# jobs: Query the inbox and its LSIs, update items and counters.
+WRITER_ACCESS = {
+    "directory": ["dynamodb:Query", "dynamodb:BatchGetItem"],
+    "inbox": ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
+    "counters": ["dynamodb:UpdateItem"],
+    "broadcasts": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+}
+# What the work queue's event source mapping does with the writer's role. (Lambda's documented minimum
+# is Receive/Delete/GetQueueAttributes; ChangeMessageVisibility lets the writer delay a retry itself.)
+QUEUE_CONSUME = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+                 "sqs:ChangeMessageVisibility"]
 EXPIRY_ACCESS = {
     # a conditional tombstone and the counter update, in one transaction
     "counters": ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem",
@@ -61,6 +78,60 @@ EXPIRY_ACCESS = {
 }
 STREAM_READ = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
                "dynamodb:ListStreams"]
+
+# The work queue. Receives before a message goes to the dead-letter queue: the redrive policy's
+# maxReceiveCount and the functions' WORK_QUEUE_MAX_RECEIVES (the writer records a chunk as failed
+# on its last receive), one constant for both.
+WORK_QUEUE_MAX_RECEIVES = 5
+# AWS's advice for an SQS-triggered function: a visibility timeout of at least 6x its timeout, so
+# a message is not handed to a second writer while the first (and Lambda's retries) may still run.
+VISIBILITY_PER_TIMEOUT = 6
+
+# ---- prod tables: warm throughput for the fan-out target ----------------------------------------
+# Target: 1,000,000 recipients in 150 s (2.5 min) = 6,667 recipients/s. A new on-demand table (and
+# each GSI) instantly serves 4,000 WRU/s and 12,000 RRU/s; beyond that it scales by doubling over
+# ~30 min and throttles meanwhile, so prod's inbox and counters are pre-warmed at creation.
+# Per recipient, every write of an item up to 1 KB (a copy references the stored body):
+#   inbox: the conditional Put inside TransactWriteItems costs 2 WRU (transactions write twice), and the
+#     two LSIs (`by_activity`, `unread`: both keys present on a new copy, ALL projection) are written in
+#     the table's own partitions, counted at 2 WRU each in a transaction -> 6 WRU/recipient on the table;
+#     the GSI `by_tenant` is written asynchronously on its own capacity: 1 WRU/recipient.
+#   counters: the UpdateItem ADD in the same transaction: 2 WRU/recipient.
+# inbox 6 x 1e6 / 150 = 40,000 WRU/s (exactly the default per-table on-demand quota of 40,000: a larger
+# target needs a quota increase first); by_tenant 6,667 WRU/s; counters 13,334 WRU/s.
+# Reads are not pre-warmed: a broadcast's readers (one counter GetItem each, 1 RRU) at the same
+# 6,667/s stay under the 12,000 RRU/s default, which is stated explicitly.
+FANOUT_TARGET_RECIPIENTS = 1_000_000
+FANOUT_TARGET_SECONDS = 150
+ON_DEMAND_DEFAULT_RRU = 12_000
+WRU_PER_RECIPIENT = {"inbox": 6, "counters": 2}
+GSI_WRU_PER_RECIPIENT = {("inbox", "by_tenant"): 1}
+
+
+def _units(per_recipient: int) -> int:
+    return math.ceil(per_recipient * FANOUT_TARGET_RECIPIENTS / FANOUT_TARGET_SECONDS)
+
+
+def warm_throughput(kind: str) -> dict[str, int] | None:
+    """The prod table's WarmThroughput (CloudFormation keys), or None for a table left at the defaults."""
+    if kind not in WRU_PER_RECIPIENT:
+        return None
+    return {"ReadUnitsPerSecond": ON_DEMAND_DEFAULT_RRU, "WriteUnitsPerSecond": _units(WRU_PER_RECIPIENT[kind])}
+
+
+def gsi_warm_throughput(kind: str, index: str) -> dict[str, int] | None:
+    if (kind, index) not in GSI_WRU_PER_RECIPIENT:
+        return None
+    return {"ReadUnitsPerSecond": ON_DEMAND_DEFAULT_RRU,
+            "WriteUnitsPerSecond": _units(GSI_WRU_PER_RECIPIENT[(kind, index)])}
+
+
+def function_config(source_dir: str | Path, stage: str, name: str, key: str) -> Any:
+    """One setting of one Chalice function in the stage (`.chalice/config.json`, the one place
+    the functions' timeouts and memory are set)."""
+    config = json.loads((Path(source_dir) / ".chalice" / "config.json").read_text())
+    stage_config = config["stages"][stage]
+    return stage_config.get("lambda_functions", {}).get(name, {}).get(key, stage_config.get(key, config.get(key)))
 
 # The records `chalicelib.streams.handle_broadcast_stream` acts on; Lambda drops the rest
 # (TTL REMOVEs, message bodies, finished jobs) before invoking it.
@@ -153,6 +224,11 @@ class NotificationsStack(cdk.Stack):
                 "point_in_time_recovery_specification": {"pointInTimeRecoveryEnabled": prod},
                 "deletion_protection_enabled": prod,
             }
+            if prod and warm_throughput(kind):
+                props["warm_throughput"] = _lower(warm_throughput(kind))
+                for gsi in props["global_secondary_indexes"] or []:
+                    if gsi_warm_throughput(kind, gsi["indexName"]):
+                        gsi["warmThroughput"] = _lower(gsi_warm_throughput(kind, gsi["indexName"]))
             table = dynamodb.CfnTable(self, f"Table{kind.capitalize()}", **props)
             table.apply_removal_policy(cdk.RemovalPolicy.RETAIN if prod else cdk.RemovalPolicy.DESTROY)
             self.tables[kind] = table
@@ -166,13 +242,33 @@ class NotificationsStack(cdk.Stack):
                                     description="Broadcast fan-out: broadcasts stream, inbox/counters writes")
         self.expiry_role = iam.Role(self, "ExpiryRole", assumed_by=principal, managed_policies=[basic],
                                     description="TTL expiry: inbox stream, counters writes")
+        self.writer_role = iam.Role(self, "WriterRole", assumed_by=principal, managed_policies=[basic],
+                                    description="Chunk writer: work queue, inbox/counters writes, progress")
         self._grant(self.api_role, API_ACCESS)
         self._grant(self.fanout_role, FANOUT_ACCESS)
         self._grant(self.expiry_role, EXPIRY_ACCESS)
+        self._grant(self.writer_role, WRITER_ACCESS)
         self.expiry_role.add_to_policy(iam.PolicyStatement(
             actions=STREAM_READ, resources=[self.tables["inbox"].attr_stream_arn]))
         self.fanout_role.add_to_policy(iam.PolicyStatement(
             actions=STREAM_READ, resources=[self.tables["broadcasts"].attr_stream_arn]))
+
+        # ---- the work queue: chunks and mark-all-read jobs, coordinator -> writers -----------------------
+        # A standard queue; messages carry the tenant as MessageGroupId (SQS fair queuing). Explicit
+        # names: the ones the code derives from TABLE_PREFIX locally (`<prefix>-work`, `-work-dlq`).
+        writer_timeout = int(function_config(source_dir, self.stage, "writer", "lambda_timeout"))
+        self.work_dlq = sqs.Queue(
+            self, "WorkDeadLetters", queue_name=f"{self.prefix}-work-dlq", retention_period=cdk.Duration.days(14),
+            encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True)
+        self.work_queue = sqs.Queue(
+            self, "WorkQueue", queue_name=f"{self.prefix}-work", retention_period=cdk.Duration.days(4),
+            visibility_timeout=cdk.Duration.seconds(VISIBILITY_PER_TIMEOUT * writer_timeout),
+            encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True,
+            dead_letter_queue=sqs.DeadLetterQueue(queue=self.work_dlq, max_receive_count=WORK_QUEUE_MAX_RECEIVES))
+        self.fanout_role.add_to_policy(iam.PolicyStatement(
+            actions=["sqs:SendMessage"], resources=[self.work_queue.queue_arn]))
+        self.writer_role.add_to_policy(iam.PolicyStatement(
+            actions=sorted(QUEUE_CONSUME + ["sqs:SendMessage"]), resources=[self.work_queue.queue_arn]))
 
         # ---- configuration -----------------------------------------------------------------------
         secret_name = tenant_keys_secret or f"notifications/{self.stage}/tenant-keys"
@@ -183,6 +279,8 @@ class NotificationsStack(cdk.Stack):
             "ALLOW_DEV_KEYS": "false",
             # A CloudFormation dynamic reference: resolved at deploy time, never in the template.
             "TENANT_KEYS": secret.secret_value.unsafe_unwrap(),
+            "WORK_QUEUE_URL": self.work_queue.queue_url,
+            "WORK_QUEUE_MAX_RECEIVES": str(WORK_QUEUE_MAX_RECEIVES),
         }
         for kind, table in self.tables.items():
             environment[f"TABLE_{kind.upper()}"] = table.ref  # informative; the code derives names from the prefix
@@ -198,6 +296,7 @@ class NotificationsStack(cdk.Stack):
         })
         self.chalice.get_resource(FANOUT).add_property_override("Role", self.fanout_role.role_arn)
         self.chalice.get_resource(EXPIRY).add_property_override("Role", self.expiry_role.role_arn)
+        self.chalice.get_resource(WRITER).add_property_override("Role", self.writer_role.role_arn)
 
         # API Gateway: stage throttling, and JSON (never echoing headers) for what it answers itself.
         rest_api = self.chalice.get_resource("RestAPI")
@@ -224,6 +323,19 @@ class NotificationsStack(cdk.Stack):
         self.expiry_failures, self.expiry_mapping = self._stream_consumer(
             "Expiry", EXPIRY, self.expiry_role, "inbox", EXPIRY_FILTER, batch_size=100,
             window_s=5, retries=10, max_age=cdk.Duration.hours(24))
+
+        # ---- queue consumer: work queue -> writers -----------------------------------------------------
+        # Small batches (each message is a chunk of up to 500 recipients), no batching window, partial
+        # batch responses, and at most `writer_concurrency` writers (ScalingConfig.MaximumConcurrency).
+        writer_target = lambda_.Function.from_function_attributes(
+            self, "WriterFunction", function_arn=self.chalice.get_function(WRITER).function_arn,
+            role=self.writer_role, same_environment=True)
+        self.writer_mapping = lambda_.EventSourceMapping(
+            self, "WriterQueue", target=writer_target, event_source_arn=self.work_queue.queue_arn,
+            batch_size=5, max_batching_window=cdk.Duration.seconds(0), report_batch_item_failures=True,
+            max_concurrency=config["writer_concurrency"])
+        # Lambda checks the role's queue permissions when it creates the mapping.
+        self.writer_mapping.node.add_dependency(self.writer_role)
 
         # ---- alarms -----------------------------------------------------------------------------------
         self.alarm_topic = sns.Topic(self, "Alarms", display_name=f"notifications-{self.stage} alarms")
@@ -252,8 +364,16 @@ class NotificationsStack(cdk.Stack):
         alarm("ExpiryFailuresQueued", self.expiry_failures.metric_approximate_number_of_messages_visible(
             period=cdk.Duration.minutes(1), statistic="Maximum"), 1,
               "TTL expiries were not taken off the counters (see the expiry on-failure queue)")
+        alarm("WorkQueueAge", self.work_queue.metric_approximate_age_of_oldest_message(
+            period=cdk.Duration.minutes(1), statistic="Maximum"), 300,
+              "The oldest fan-out chunk has waited 5 minutes or more in the work queue", periods=3)
+        alarm("WorkDeadLettersQueued", self.work_dlq.metric_approximate_number_of_messages_visible(
+            period=cdk.Duration.minutes(1), statistic="Maximum"), 1,
+              "Work messages were dead-lettered (see README: redrive with start-message-move-task)")
         expiry_name = self.chalice.get_resource(EXPIRY).ref
-        for label, name in (("Fanout", fanout_name), ("Api", api_name), ("Expiry", expiry_name)):
+        writer_name = self.chalice.get_resource(WRITER).ref
+        for label, name in (("Fanout", fanout_name), ("Api", api_name), ("Expiry", expiry_name),
+                            ("Writer", writer_name)):
             alarm(f"{label}Errors", fn_metric("Errors", name), 1, f"{label} function errors", periods=2)
             alarm(f"{label}Throttles", fn_metric("Throttles", name), 1, f"{label} function throttled")
         for kind in ("inbox", "counters", "broadcasts"):
@@ -267,6 +387,9 @@ class NotificationsStack(cdk.Stack):
             "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api/",
             {"RestAPI": rest_api.ref}))
         cdk.CfnOutput(self, "FailureQueueUrl", value=self.failures.queue_url)
+        cdk.CfnOutput(self, "WorkQueueUrl", value=self.work_queue.queue_url)
+        cdk.CfnOutput(self, "WorkDeadLetterQueueUrl", value=self.work_dlq.queue_url)
+        cdk.CfnOutput(self, "WorkDeadLetterQueueArn", value=self.work_dlq.queue_arn)
         cdk.CfnOutput(self, "TablePrefix", value=self.prefix)
 
     def _stream_consumer(self, label: str, function: str, role: iam.Role, table: str, pattern: dict, *,

@@ -20,6 +20,27 @@ from chalicelib.local import routing  # noqa: E402
 
 routing.install()  # the test client matches greedy {proxy+} routes as API Gateway does
 
+from tests import iam_recorder  # noqa: E402
+
+# Every DynamoDB/Streams/SQS call each function makes in this session, checked against its IAM
+# role by tests/infra/test_iam_recorded.py (which runs last). IAM_RECORD=0 turns it off.
+iam_recorder.install()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "last: run after every other test of the session")
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: item.get_closest_marker("last") is not None)  # stable: order kept otherwise
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if iam_recorder.REPORT:
+        terminalreporter.write_sep("-", "IAM: recorded calls per function vs. the template's roles")
+        for line in iam_recorder.REPORT:
+            terminalreporter.write_line(line)
+
 
 def reset_process_caches() -> None:
     from chalicelib.domain import directory, inbox
@@ -44,7 +65,7 @@ def aws(monkeypatch):
         from chalicelib.store.work_queue import ensure_queues
 
         ensure_tables()
-        ensure_queues()
+        monkeypatch.setenv("WORK_QUEUE_URL", ensure_queues())  # as the stack sets it
         yield
     reset_process_caches()
 

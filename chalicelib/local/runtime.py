@@ -283,7 +283,7 @@ def run(host: str = "127.0.0.1", port: int | None = None, stage: str = "dev") ->
     from chalicelib.store.work_queue import ensure_queues
 
     created = ensure_tables()
-    ensure_queues()
+    os.environ["WORK_QUEUE_URL"] = ensure_queues()  # what the stack gives the functions
     poller = start_poller()
     workers = start_queue_workers()
     with _port_errors(host, port, port_name):

@@ -41,14 +41,20 @@ def client() -> Any:
 
 
 def queue_url() -> str:
-    """WORK_QUEUE_URL when set (the stack sets it), else the queue named after the table prefix."""
-    s = get_settings()
-    if s.work_queue_url:
-        return s.work_queue_url
-    key = (s.region, s.sqs_endpoint, s.work_queue_name)
+    """WORK_QUEUE_URL: the stack sets it on every function, the local runtime and tests after
+    creating the queue (no GetQueueUrl at run time, so the roles need not allow it)."""
+    url = get_settings().work_queue_url
+    if not url:
+        raise RuntimeError("WORK_QUEUE_URL is not set: the fan-out has no work queue to feed")
+    return url
+
+
+def url_by_name(name: str | None = None) -> str:
+    """The URL of the work queue (or another queue) by name: for the runtime, tests and the CLI."""
+    key = (get_settings().region, get_settings().sqs_endpoint, name or get_settings().work_queue_name)
     url = _urls.get(key)
     if url is None:
-        url = client().get_queue_url(QueueName=s.work_queue_name)["QueueUrl"]
+        url = client().get_queue_url(QueueName=key[2])["QueueUrl"]
         _urls[key] = url
     return url
 
@@ -77,7 +83,8 @@ def send(messages: list[dict[str, Any]], group: str) -> None:
 
 
 def ensure_queues() -> str:
-    """Create the work queue and its dead-letter queue if missing (local runtime and tests)."""
+    """Create the work queue and its dead-letter queue if missing (local runtime and tests); returns
+    the work queue's URL, for WORK_QUEUE_URL."""
     s = get_settings()
     sqs = client()
     dlq_url = sqs.create_queue(QueueName=f"{s.work_queue_name}-dlq",
@@ -94,14 +101,14 @@ def ensure_queues() -> str:
 
 
 def dead_letter_url() -> str:
-    return client().get_queue_url(QueueName=f"{get_settings().work_queue_name}-dlq")["QueueUrl"]
+    return url_by_name(f"{get_settings().work_queue_name}-dlq")
 
 
 def redrive() -> int:
     """Move every dead-lettered message back to the work queue, marked with a `redriven` attribute
     (local runtime and tests; on AWS use `aws sqs start-message-move-task`). Returns how many."""
     sqs = client()
-    source, target = dead_letter_url(), queue_url()
+    source, target = dead_letter_url(), get_settings().work_queue_url or url_by_name()
     moved = 0
     while True:
         received = sqs.receive_message(QueueUrl=source, MaxNumberOfMessages=10, VisibilityTimeout=60,

@@ -1,5 +1,6 @@
 """The synthesized CloudFormation: tables from the one definition, the Chalice app wired to
-them, the fan-out event source mapping, least-privilege IAM, alarms, throttling, cfn-lint."""
+them, the stream and work-queue event source mappings, least-privilege IAM, alarms, throttling,
+prod's warm throughput, cfn-lint."""
 from __future__ import annotations
 
 import json
@@ -78,13 +79,18 @@ def test_prod_tables_are_retained(templates):
 
 def test_functions_get_table_prefix_and_secret_backed_keys(templates):
     functions = _resources(templates["prod"], "AWS::Serverless::Function")
-    assert set(functions) == {"APIHandler", "Fanout", "Expiry"}  # tokens are verified in the API handler
+    assert set(functions) == {"APIHandler", "Fanout", "Expiry", "Writer"}  # tokens are verified in the API handler
+    work_queue = _queue_id(templates["prod"], "notifications-prod-work")
+    redrive = _resources(templates["prod"], "AWS::SQS::Queue")[work_queue]["Properties"]["RedrivePolicy"]
     for name, fn in functions.items():
         env = fn["Properties"]["Environment"]["Variables"]
         assert env["TABLE_PREFIX"] == "notifications-prod", name
         assert env["ALLOW_DEV_KEYS"] == "false"
         assert "{{resolve:secretsmanager:" in json.dumps(env["TENANT_KEYS"])
+        assert env["WORK_QUEUE_URL"] == {"Ref": work_queue}, name
+        assert env["WORK_QUEUE_MAX_RECEIVES"] == str(redrive["maxReceiveCount"]), name  # one constant
     assert functions["Fanout"]["Properties"]["Handler"] == "app.fanout"
+    assert functions["Writer"]["Properties"]["Handler"] == "app.writer"
 
 
 def test_event_source_mapping(templates):
@@ -214,6 +220,26 @@ def _table_actions(statements) -> dict[str, set[str]]:
     return by_table
 
 
+def _queue_actions(statements) -> dict[str, set[str]]:
+    """Queue logical id -> the actions statements allow on it."""
+    out: dict[str, set[str]] = {}
+    for st in statements:
+        actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
+        for res in resources:
+            if isinstance(res, dict) and "Fn::GetAtt" in res and res["Fn::GetAtt"][1] == "Arn" and \
+                    res["Fn::GetAtt"][0].startswith(("Work", "FanoutFailures", "ExpiryFailures")):
+                out.setdefault(res["Fn::GetAtt"][0], set()).update(actions)
+    return out
+
+
+def _queue_id(template, queue_name: str) -> str:
+    found = [k for k, q in _resources(template, "AWS::SQS::Queue").items()
+             if q["Properties"].get("QueueName") == queue_name]
+    assert len(found) == 1, (queue_name, found)
+    return found[0]
+
+
 def test_least_privilege_iam(templates):
     t = templates["prod"]
     api = _table_actions(_statements(t, "ApiRole"))
@@ -221,14 +247,22 @@ def test_least_privilege_iam(templates):
         assert {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
                 "dynamodb:ConditionCheckItem"} <= api[kind], kind
         assert api[kind + "/index"] == api[kind]  # indexes covered, same actions
+    assert _queue_actions(_statements(t, "ApiRole")) == {}
+    work = _queue_id(t, "notifications-prod-work")
+    # The coordinator (fan-out v2) reads members and writes manifests/progress; the writers write inboxes.
     fanout = _table_actions(_statements(t, "FanoutRole"))
-    assert "idempotency" not in fanout
-    assert "dynamodb:DeleteItem" not in set().union(*fanout.values())
+    assert set(fanout) == {"directory", "directory/index", "broadcasts", "broadcasts/index", "broadcasts:stream"}
+    assert fanout["directory"] == {"dynamodb:Query"}
+    assert fanout["broadcasts"] == {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                                    "dynamodb:ConditionCheckItem"}
     assert {"dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:DescribeStream"} <= \
         fanout["broadcasts:stream"]
-    assert {"dynamodb:PutItem", "dynamodb:UpdateItem"} <= fanout["inbox"]
-    assert fanout["counters"] >= {"dynamodb:UpdateItem"}
-    everything = [s for name in ("ApiRole", "FanoutRole") for s in _statements(t, name)]
+    queues = _queue_actions(_statements(t, "FanoutRole"))
+    assert queues[work] == {"sqs:SendMessage"}  # SendMessageBatch is authorized by sqs:SendMessage
+    failures = next(q for q in queues if q.startswith("FanoutFailures"))
+    assert set(queues) == {work, failures}
+    assert "sqs:SendMessage" in queues[failures]  # the stream mapping's on-failure destination
+    everything = [s for name in ("ApiRole", "FanoutRole", "ExpiryRole", "WriterRole") for s in _statements(t, name)]
     for st in everything:
         actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
         assert not any(a in ("*", "dynamodb:*") for a in actions)
@@ -236,8 +270,90 @@ def test_least_privilege_iam(templates):
     functions = _resources(t, "AWS::Serverless::Function")
     assert "FanoutRole" in json.dumps(functions["Fanout"]["Properties"]["Role"])
     assert "ApiRole" in json.dumps(functions["APIHandler"]["Properties"]["Role"])
-    sqs = [s for s in _statements(t, "FanoutRole") if "sqs:SendMessage" in s["Action"]]
-    assert sqs and "FanoutFailures" in json.dumps(sqs[0]["Resource"])
+    assert "WriterRole" in json.dumps(functions["Writer"]["Properties"]["Role"])
+
+
+def test_writer_role(templates):
+    t = templates["prod"]
+    writer = _table_actions(_statements(t, "WriterRole"))
+    assert set(writer) == {k for kind in ("directory", "inbox", "counters", "broadcasts")
+                           for k in (kind, kind + "/index")}  # no idempotency table, no stream
+    assert writer["directory"] == {"dynamodb:Query", "dynamodb:BatchGetItem"}
+    # a copy: a conditional Put (TransactWriteItems); mark-all-read: Query (LSIs) and UpdateItem
+    assert writer["inbox"] == {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"}
+    assert writer["inbox/index"] == writer["inbox"]
+    assert writer["counters"] == {"dynamodb:UpdateItem"}
+    assert writer["broadcasts"] == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                                    "dynamodb:DeleteItem"}
+    queues = _queue_actions(_statements(t, "WriterRole"))
+    assert queues == {_queue_id(t, "notifications-prod-work"): {
+        "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility",
+        "sqs:SendMessage"}}
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_work_queue_and_dead_letter_queue(templates, stage):
+    t = templates[stage]
+    queues = _resources(t, "AWS::SQS::Queue")
+    work = queues[_queue_id(t, f"notifications-{stage}-work")]["Properties"]
+    dlq_id = _queue_id(t, f"notifications-{stage}-work-dlq")
+    dlq = queues[dlq_id]["Properties"]
+    assert "FifoQueue" not in work  # a standard queue: fair queuing by MessageGroupId
+    assert work["SqsManagedSseEnabled"] is True and dlq["SqsManagedSseEnabled"] is True
+    assert work["MessageRetentionPeriod"] == 4 * 86400
+    assert dlq["MessageRetentionPeriod"] == 14 * 86400
+    assert work["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]}, "maxReceiveCount": 5}
+    writer_timeout = _resources(t, "AWS::Serverless::Function")["Writer"]["Properties"]["Timeout"]
+    assert writer_timeout == 120
+    assert work["VisibilityTimeout"] >= 6 * writer_timeout  # AWS's advice for SQS-triggered functions
+    # enforce SSL: each queue's policy denies every non-TLS request
+    for queue_id in (_queue_id(t, f"notifications-{stage}-work"), dlq_id):
+        policies = [p["Properties"] for p in _resources(t, "AWS::SQS::QueuePolicy").values()
+                    if p["Properties"]["Queues"] == [{"Ref": queue_id}]]
+        assert len(policies) == 1, queue_id
+        assert {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "sqs:*",
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                "Resource": {"Fn::GetAtt": [queue_id, "Arn"]}} in policies[0]["PolicyDocument"]["Statement"]
+
+
+@pytest.mark.parametrize("stage, concurrency", [("dev", 10), ("prod", 100)])
+def test_work_queue_mapping(templates, stage, concurrency):
+    from infra.stack import STAGES
+
+    t = templates[stage]
+    work = _queue_id(t, f"notifications-{stage}-work")
+    found = [m for m in _resources(t, "AWS::Lambda::EventSourceMapping").values()
+             if m["Properties"]["EventSourceArn"] == {"Fn::GetAtt": [work, "Arn"]}]
+    assert len(found) == 1
+    mapping = found[0]["Properties"]
+    assert mapping["FunctionName"] == {"Fn::Select": [6, {"Fn::Split": [":", {"Fn::GetAtt": ["Writer", "Arn"]}]}]}
+    assert mapping["BatchSize"] == 5
+    assert mapping["MaximumBatchingWindowInSeconds"] == 0
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": concurrency} == \
+        {"MaximumConcurrency": STAGES[stage]["writer_concurrency"]}
+    # Lambda validates the queue permissions when it creates the mapping: the role's policy comes first.
+    assert any(d.startswith("WriterRoleDefaultPolicy") for d in found[0].get("DependsOn", []))
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_warm_throughput_on_prod_only(templates, stage):
+    tables = _tables(templates[stage])
+    prefix = f"notifications-{stage}"
+    if stage == "dev":
+        assert all("WarmThroughput" not in p for p in tables.values())
+        assert all("WarmThroughput" not in g for p in tables.values() for g in p.get("GlobalSecondaryIndexes", []))
+        return
+    # 1M recipients in 150 s: inbox 6 WRU (transactional put + two LSI entries), counters 2 WRU per recipient.
+    assert tables[f"{prefix}-inbox"]["WarmThroughput"] == {"ReadUnitsPerSecond": 12000, "WriteUnitsPerSecond": 40000}
+    assert tables[f"{prefix}-counters"]["WarmThroughput"] == {"ReadUnitsPerSecond": 12000,
+                                                              "WriteUnitsPerSecond": 13334}
+    gsi = {g["IndexName"]: g for g in tables[f"{prefix}-inbox"]["GlobalSecondaryIndexes"]}
+    assert gsi["by_tenant"]["WarmThroughput"] == {"ReadUnitsPerSecond": 12000, "WriteUnitsPerSecond": 6667}
+    for kind in ("directory", "broadcasts", "idempotency"):
+        assert "WarmThroughput" not in tables[f"{prefix}-{kind}"], kind
+    # at least 1,000,000 / 150 recipients/s at the per-recipient costs, within the default 40,000 WRU table quota
+    assert 40000 >= tables[f"{prefix}-inbox"]["WarmThroughput"]["WriteUnitsPerSecond"] >= 6 * 1_000_000 / 150
 
 
 def test_alarms(templates):
@@ -248,6 +364,34 @@ def test_alarms(templates):
     assert ("AWS/Lambda", "Throttles") in metrics and ("AWS/Lambda", "Errors") in metrics
     assert ("AWS/DynamoDB", "WriteThrottleEvents") in metrics
     assert all(a["AlarmActions"] for a in alarms)
+    t = templates["prod"]
+    work = _queue_id(t, "notifications-prod-work")
+    dlq = _queue_id(t, "notifications-prod-work-dlq")
+
+    def on_queue(metric: str, queue_id: str) -> dict:
+        found = [a for a in alarms if a["MetricName"] == metric and
+                 a["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}]]
+        assert len(found) == 1, (metric, queue_id)
+        return found[0]
+
+    age = on_queue("ApproximateAgeOfOldestMessage", work)
+    assert (age["Threshold"], age["Period"], age["EvaluationPeriods"], age["Statistic"]) == (300, 60, 3, "Maximum")
+    assert age["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    dead = on_queue("ApproximateNumberOfMessagesVisible", dlq)
+    assert (dead["Threshold"], dead["EvaluationPeriods"]) == (1, 1)
+    assert dead["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    for metric in ("Errors", "Throttles"):  # every function, the writer included
+        functions = {json.dumps(a["Dimensions"][0]["Value"]) for a in alarms if a["MetricName"] == metric}
+        assert functions == {json.dumps({"Ref": f}) for f in ("APIHandler", "Fanout", "Expiry", "Writer")}, metric
+
+
+def test_outputs(templates):
+    outputs = templates["prod"].to_json()["Outputs"]
+    t = templates["prod"]
+    assert outputs["WorkQueueUrl"]["Value"] == {"Ref": _queue_id(t, "notifications-prod-work")}
+    assert outputs["WorkDeadLetterQueueUrl"]["Value"] == {"Ref": _queue_id(t, "notifications-prod-work-dlq")}
+    assert outputs["WorkDeadLetterQueueArn"]["Value"] == {"Fn::GetAtt": [_queue_id(t, "notifications-prod-work-dlq"),
+                                                                          "Arn"]}
 
 
 def test_api_throttling_and_gateway_responses(templates):
