@@ -65,12 +65,13 @@ WRITER_ACCESS = {
     "directory": ["dynamodb:Query", "dynamodb:BatchGetItem"],
     "inbox": ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
     "counters": ["dynamodb:UpdateItem"],
-    "broadcasts": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+    # bodies are read by BatchGetItem (inbox.body); a chunk's failure is a transaction that checks its
+    # done marker is absent (ConditionCheckItem)
+    "broadcasts": ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                   "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"],
 }
-# What the work queue's event source mapping does with the writer's role. (Lambda's documented minimum
-# is Receive/Delete/GetQueueAttributes; ChangeMessageVisibility lets the writer delay a retry itself.)
-QUEUE_CONSUME = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
-                 "sqs:ChangeMessageVisibility"]
+# What the work queue's event source mapping does with the writer's role (Lambda's documented minimum).
+QUEUE_CONSUME = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
 EXPIRY_ACCESS = {
     # a conditional tombstone and the counter update, in one transaction
     "counters": ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem",
@@ -168,7 +169,8 @@ def table_specs(prefix: str) -> dict[str, dict[str, Any]]:
 
     # `chalice package` leaves a packaged stage's environment (CDK tokens included) in os.environ.
     saved = dict(os.environ)
-    os.environ.pop("TENANT_KEYS", None)
+    for name in ("TENANT_KEYS", "WORK_QUEUE_URL", "SQS_ENDPOINT"):  # tokens, not values, at synth time
+        os.environ.pop(name, None)
     os.environ["TABLE_PREFIX"] = prefix
     try:
         specs = {}

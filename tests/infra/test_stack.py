@@ -283,12 +283,11 @@ def test_writer_role(templates):
     assert writer["inbox"] == {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"}
     assert writer["inbox/index"] == writer["inbox"]
     assert writer["counters"] == {"dynamodb:UpdateItem"}
-    assert writer["broadcasts"] == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
-                                    "dynamodb:DeleteItem"}
+    assert writer["broadcasts"] == {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem",
+                                    "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"}
     queues = _queue_actions(_statements(t, "WriterRole"))
     assert queues == {_queue_id(t, "notifications-prod-work"): {
-        "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility",
-        "sqs:SendMessage"}}
+        "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:SendMessage"}}
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
