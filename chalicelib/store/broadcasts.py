@@ -113,12 +113,16 @@ def manifest(pk: str, sk: str, seq: int) -> dict[str, Any] | None:
 
 def put_manifest(pk: str, sk: str, seq: int, spec: dict[str, Any], now_s: float) -> dict[str, Any]:
     """Record what step `seq` cut, once: a retried step gets the manifest the first attempt wrote."""
-    item = BroadcastItem(pk, f"{sk}#m#{seq:06d}", kind=KIND_MANIFEST, spec=spec, expires=_marker_expiry(now_s))
-    if _put_once(item):
+    return _spec_once(pk, f"{sk}#m#{seq:06d}", KIND_MANIFEST, spec, now_s)
+
+
+def _spec_once(pk: str, sk: str, kind: str, spec: dict[str, Any], now_s: float) -> dict[str, Any]:
+    """Put `spec` at (pk, sk) unless something is there; returns what is stored (the first writer's)."""
+    if _put_once(BroadcastItem(pk, sk, kind=kind, spec=spec, expires=_marker_expiry(now_s))):
         return spec
-    found = manifest(pk, sk, seq)
-    assert found is not None
-    return found
+    found = get(pk, sk)
+    assert found is not None and found.spec is not None
+    return found.spec
 
 
 def advance_job(pk: str, sk: str, seq: int, actions: list, *, total: int | None) -> bool:
@@ -164,12 +168,7 @@ def put_chunk_recipients(pk: str, sk: str, index: int, spec: dict[str, Any], now
     again, which can only differ for members who left or changed settings between attempts."""
     if stored_size(spec) > ITEM_BUDGET:
         return spec
-    item = BroadcastItem(pk, f"{sk}#r#{index:07d}", kind=KIND_RECIPIENTS, spec=spec, expires=_marker_expiry(now_s))
-    if _put_once(item):
-        return spec
-    found = chunk_recipients(pk, sk, index)
-    assert found is not None
-    return found
+    return _spec_once(pk, f"{sk}#r#{index:07d}", KIND_RECIPIENTS, spec, now_s)
 
 
 def record_chunk(pk: str, sk: str, index: int, counts: dict[str, int], now_s: float) -> bool:
