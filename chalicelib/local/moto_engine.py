@@ -148,8 +148,18 @@ SOURCE_HASHES = {
     # 6. routing, request parsing, response serialization
     "moto.moto_server.werkzeug_app.DomainDispatcherApplication.get_backend_for_host":
         "1f41972c1e4e660fbf4e4ddfeeed2fdff56dc105a8f8e1bf015640f710ef511a",
+    "moto.core.parse.JSONParser._parse_json_body":
+        "aafb837c5ffe3839cac10d9354546d44b097389d3f206b4232a9d6c3b5e8423d",
     "moto.core.parse.BaseJSONParser._parse_structure":
         "2de165721ba4b69e183647dca9c845d553a6f077c004007ad676cec8f2b581dd",
+    "moto.core.parse.BaseJSONParser._parse_timestamp":
+        "667f2dc6de8df76f69d7cf7f9db0322d415d4df6f864bab40af525b037c94efe",
+    "moto.core.parse.BaseJSONParser._parse_float":
+        "573db54a0a95cd4ea2f0110a7900361c92a0c52810b2d6747397a2e59d43b4b0",
+    "moto.core.parse.BaseJSONParser._parse_integer":
+        "0116a93d91e98b69fff32d3197a5fc81d0bbf856ca7088d55ca58d3fb4f329cc",
+    "moto.core.parse.RequestParser._default_handle":
+        "88c1ab7f9c988be8985903bd33db39d5e97423180beab34ee9cae7a61ef9b7f9",
     "moto.core.parse.RequestParser._parse_shape":
         "86db10854efaf7e3818a4c4caa5d950837a5321e7f8e36ee2c7f3c5a47e0f9c0",
     "moto.core.parse.RequestParser._parse_list":
@@ -203,6 +213,8 @@ SOURCE_HASHES = {
         "681834c64038af93f0bf17657b7d24065f907f31e2d5cafb67f8cc15bb5e9f96",
     "moto.dynamodb.models.utilities.dynamo_to_dict":
         "80f600124c13ddcb132c02448abeefffd2b43b353c7fcedaa2fa7ca67b3107c4",
+    "moto.dynamodb.models.dynamo_type.DynamoType.to_json":
+        "62eaa03febd15b265a19d9b5e5431df5d4ab880af1124ca32ffb4a8ca9075410",
     "moto.dynamodb.responses.DynamoResult.__init__":
         "e2394775cd5ef6ad00a9de7afdea2b54f753ea2dfcb11ecabe1acc80497cda35",
     "moto.dynamodb.models.dynamo_type.DynamoType.compare":
@@ -275,7 +287,7 @@ def check_moto() -> None:
             f"moto {installed} is installed but chalicelib/local/moto_engine.py was written for moto "
             f"{MOTO_VERSION} (the pin in pyproject.toml): reinstall with `make install`, or review the shim")
     changed = [name for name, expected in SOURCE_HASHES.items() if source_hash(name) != expected]
-    changed += attribute_value_shape_differences()
+    changed += attribute_value_shape_differences() + json_parser_dispatch_differences()
     if changed:
         raise MotoEngineMismatch(
             f"moto {installed} differs from the code chalicelib/local/moto_engine.py patches "
@@ -795,63 +807,167 @@ class _Generic(Exception):
     """Outside what the fast AttributeValue code handles: moto's generic code does it."""
 
 
-def _parse_av(value: Any, map_type: type) -> Any:
-    if type(value) is not dict or not _AV_NAMES.issuperset(value):
-        raise _Generic
-    parsed = map_type()
-    for name, _, _ in ATTRIBUTE_VALUE_MEMBERS:
-        raw = value.get(name)
-        if raw is None:
+_compiled_parsers: dict[tuple[str, str], Callable[[Any, Any], Any]] = {}
+
+
+def _compiled_parser(service: str, shape: Any) -> Callable[[Any, Any], Any]:
+    """A function (json value, parser) -> what moto's JSONParser._parse_shape returns for it,
+    made once per shape: the handler moto's JSONParser has for the shape's type (see
+    `_PARSE_HANDLERS`), without dispatching through getattr on every value."""
+    from moto.core.parse import UNDEFINED
+
+    key = (service, shape.name)
+    found = _compiled_parsers.get(key)
+    if found is not None:
+        return found
+    box: list[Callable[[Any, Any], Any]] = []
+
+    def deferred(value: Any, parser: Any) -> Any:  # shapes refer to themselves (AttributeValue)
+        return box[0](value, parser)
+
+    _compiled_parsers[key] = deferred
+    kind = shape.type_name
+    parse: Callable[[Any, Any], Any]
+    if kind == "structure" and shape.is_document_type:
+        def parse(value: Any, parser: Any) -> Any:
+            return value
+    elif kind == "structure":
+        members = [(name, member.serialization.get("name", name), _compiled_parser(service, member))
+                   for name, member in shape.members.items()]
+        by_json_name = {json_name: (name, member) for name, json_name, member in members}
+        one_member = len(by_json_name) == len(members)  # each JSON name is one member's
+
+        def parse(value: Any, parser: Any) -> Any:  # BaseJSONParser._parse_structure
+            if value is None:
+                return None
+            parsed = parser.MAP_TYPE()
+            if one_member and type(value) is dict and len(value) == 1:
+                # One key (an AttributeValue): only the member it names can be found.
+                json_name, raw = next(iter(value.items()))
+                entry = by_json_name.get(json_name)
+                if entry is not None and raw is not None:
+                    parsed[entry[0]] = entry[1](raw, parser)
+                return parsed
+            get = value.get
+            for name, json_name, member in members:
+                raw = get(json_name)
+                if raw is not None:
+                    parsed[name] = member(raw, parser)
+            return parsed
+    elif kind == "list":
+        item_parser = _compiled_parser(service, shape.member)
+
+        def parse(value: Any, parser: Any) -> Any:  # RequestParser._parse_list
+            return [item_parser(item, parser) for item in value]
+    elif kind == "map":
+        key_parser = _compiled_parser(service, shape.key)
+        value_parser = _compiled_parser(service, shape.value)
+
+        def parse(value: Any, parser: Any) -> Any:  # RequestParser._parse_map
+            parsed = parser.MAP_TYPE()
+            for k, v in value.items():
+                parsed[key_parser(k, parser)] = value_parser(v, parser)
+            return parsed
+    elif kind == "blob":
+        def parse(value: Any, parser: Any) -> Any:  # BaseJSONParser._parse_blob
+            return parser._blob_parser(value)
+    elif kind == "timestamp":
+        def parse(value: Any, parser: Any) -> Any:  # BaseJSONParser._parse_timestamp
+            return parser._timestamp_parser(value)
+    elif kind in ("float", "double"):
+        def parse(value: Any, parser: Any) -> Any:  # BaseJSONParser._parse_float
+            return value if value is UNDEFINED else float(value)
+    elif kind in ("integer", "long", "short", "byte"):
+        def parse(value: Any, parser: Any) -> Any:  # BaseJSONParser._parse_integer
+            return value if value is UNDEFINED else int(value)
+    else:
+        def parse(value: Any, parser: Any) -> Any:  # RequestParser._default_handle
+            return value
+    box.append(parse)
+    return deferred
+
+
+# The handler moto's JSONParser has for each shape type (None: it has none, so _default_handle).
+# `check_moto` refuses a moto whose JSONParser resolves any of them differently.
+_PARSE_HANDLERS = {"structure": "BaseJSONParser._parse_structure", "list": "RequestParser._parse_list",
+                   "map": "RequestParser._parse_map", "blob": "BaseJSONParser._parse_blob",
+                   "timestamp": "BaseJSONParser._parse_timestamp", "float": "BaseJSONParser._parse_float",
+                   "double": "BaseJSONParser._parse_float", "integer": "BaseJSONParser._parse_integer",
+                   "long": "BaseJSONParser._parse_integer", "short": "BaseJSONParser._parse_integer",
+                   "byte": "BaseJSONParser._parse_integer", "string": None, "boolean": None, "character": None}
+
+
+def json_parser_dispatch_differences() -> list[str]:
+    from moto.core import parse
+
+    problems = []
+    for kind, expected in _PARSE_HANDLERS.items():
+        method = inspect.getattr_static(parse.JSONParser, f"_parse_{kind}", None)
+        if expected is None:
+            if method is not None:
+                problems.append(f"JSONParser._parse_{kind}")
             continue
-        if name in ("S", "N", "NULL", "BOOL"):
-            parsed[name] = raw
-        elif name == "B":
-            parsed[name] = base64.b64decode(raw)
-        elif name in ("SS", "NS"):
-            parsed[name] = [item for item in raw]
-        elif name == "BS":
-            parsed[name] = [base64.b64decode(item) for item in raw]
-        elif name == "M":
-            if type(raw) is not dict:
-                raise _Generic
-            entries = map_type()
-            for key, item in raw.items():
-                entries[key] = _parse_av(item, map_type)
-            parsed[name] = entries
-        else:  # L
-            parsed[name] = [_parse_av(item, map_type) for item in raw]
-    return parsed
+        owner, name = expected.split(".")
+        if method is not getattr(parse, owner).__dict__.get(name):
+            problems.append(f"JSONParser._parse_{kind}")
+    return problems
 
 
-def fast_attribute_value_parser(original: Callable[[Any, Any, Any], Any]) -> Callable[[Any, Any, Any], Any]:
-    """moto/core/parse.py `BaseJSONParser._parse_structure` parses a request against botocore's
-    model, member by member, through getattr-dispatched handlers: for an AttributeValue that is ten
-    lookups and a handler per level of every value of every item. For DynamoDB's AttributeValue
-    the same result (members in model order, absent and null members left out, blobs base64-decoded
-    with `default_blob_parser`'s b64decode, maps and lists parsed item by item) is built directly;
-    any value of another shape (a non-object, an unknown member) goes to moto's code unchanged."""
+def compiled_json_parser(original: Callable[[Any, Any, Any], Any]) -> Callable[[Any, Any, Any], Any]:
+    """moto/core/parse.py `JSONParser._parse_json_body` walks the request against botocore's model
+    value by value, looking each shape type's handler up with getattr (some 40,000 calls for a
+    50-recipient TransactWriteItems). For DynamoDB and its streams the same walk runs through
+    functions made once per shape (`_compiled_parser`) that apply the same handlers. A request the
+    compiled walk cannot take (JSON that does not fit its shape) is parsed again by moto's code,
+    which raises its own error for it."""
 
-    def _parse_structure(self: Any, shape: Any, value: Any) -> Any:
-        if shape.name == "AttributeValue" and type(value) is dict \
-                and self.operation_model.service_model.service_name in _AV_SERVICES \
-                and self._blob_parser is _default_blob_parser():
+    def _parse_json_body(self: Any, raw_body: Any, shape: Any) -> Any:
+        from moto.core.parse import JSONParser
+
+        service = self.operation_model.service_model.service_name
+        if type(self) is JSONParser and service in _AV_SERVICES and shape is not None:
+            parsed_json = self._parse_body_as_json(raw_body)
             try:
-                return _parse_av(value, self.MAP_TYPE)
-            except _Generic:
+                return _compiled_parser(service, shape)(parsed_json, self)
+            except Exception:  # noqa: BLE001 - moto's walk raises its own error for it
                 pass
-        return original(self, shape, value)
+        return original(self, raw_body, shape)
 
-    return _parse_structure
+    return _parse_json_body
 
 
-def _default_blob_parser() -> Any:
-    from moto.core.parse import default_blob_parser
+def fast_dynamo_to_dict(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """moto/dynamodb/models/utilities.py `dynamo_to_dict` (every DynamoDB response goes through it,
+    in DynamoResult) tries datetime, DynamoType, to_json, dict and list in turn on every value of
+    every attribute. The same conversion, deciding the common exact types first; anything else
+    (binary values, datetimes, objects with to_json, subclasses) goes to moto's function."""
+    from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
 
-    return default_blob_parser
+    def convert(obj: Any) -> Any:
+        kind = type(obj)
+        if kind is DynamoType:
+            if obj.type == "B" or obj.type == "BS":
+                return original(obj)
+            value = obj.value
+            if type(value) is str or type(value) is bool:
+                return {obj.type: value}
+            return {obj.type: convert(value)}
+        if kind is dict or kind is LimitedSizeDict:
+            return {k: convert(v) for k, v in obj.items()}
+        if kind is list:
+            return [convert(item) for item in obj]
+        if kind is str or kind is int or kind is bool or kind is float or obj is None:
+            return obj
+        return original(obj)
+
+    return convert
 
 
 def _string(value: Any) -> Any:
-    # BaseJSONSerializer._serialize_type_string (no Enum can occur in parsed JSON)
+    # BaseJSONSerializer._serialize_type_string (no Enum can occur in parsed JSON); a str is
+    # neither None, {} nor [], and str() of a str is itself
+    if type(value) is str:
+        return value
     return str(value) if value not in [None, {}, []] else value
 
 
@@ -862,36 +978,51 @@ def _blob(value: Any) -> str:
     return base64.b64encode(value).strip().decode("utf-8")
 
 
+def _serialize_member(name: str, item: Any) -> Any:
+    if name in ("S", "N"):
+        return _string(item)
+    if name == "B":
+        return _blob(item)
+    if name in ("SS", "NS"):
+        return [_string(v) for v in item]
+    if name == "BS":
+        return [_blob(v) for v in item]
+    if name == "M":
+        return _serialize_av_map(item)
+    if name == "L":
+        return [_serialize_av(v) for v in item]
+    return item  # NULL, BOOL: booleans are written as they are
+
+
 def _serialize_av(value: Any) -> dict[str, Any]:
     if type(value) is not dict or not _AV_NAMES.issuperset(value):
         raise _Generic
+    if len(value) == 1:  # the usual case: one member, so model order is that member
+        name, item = next(iter(value.items()))
+        return {} if item is None else {name: _serialize_member(name, item)}
     out: dict[str, Any] = {}
     for name, _, _ in ATTRIBUTE_VALUE_MEMBERS:
         item = value.get(name)
-        if item is None:
-            continue
-        if name in ("S", "N"):
-            out[name] = _string(item)
-        elif name == "B":
-            out[name] = _blob(item)
-        elif name in ("SS", "NS"):
-            out[name] = [_string(v) for v in item]
-        elif name == "BS":
-            out[name] = [_blob(v) for v in item]
-        elif name == "M":
-            if type(item) is not dict:
-                raise _Generic
-            entries = {}
-            for key, v in item.items():
-                if not key:  # an empty key makes moto's serializer write into the map itself
-                    raise _Generic
-                entries[key] = _serialize_av(v)
-            out[name] = entries
-        elif name == "L":
-            out[name] = [_serialize_av(v) for v in item]
-        else:  # NULL, BOOL: booleans are written as they are
-            out[name] = item
+        if item is not None:
+            out[name] = _serialize_member(name, item)
     return out
+
+
+def _serialize_av_map(value: Any) -> dict[str, Any]:
+    """BaseJSONSerializer._serialize_type_map of a map of AttributeValues (an item, or an M)."""
+    if type(value) is not dict:
+        raise _Generic
+    entries = {}
+    for key, item in value.items():
+        if not key:  # an empty key makes moto's serializer write the value into the map itself
+            raise _Generic
+        entries[key] = _serialize_av(item)
+    return entries
+
+
+def _fast_serializer(serializer: Any) -> bool:
+    return serializer.operation_model.service_model.service_name in _AV_SERVICES \
+        and not getattr(serializer._value_picker, "response_transformers", None)
 
 
 def fast_attribute_value_serializer(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -904,10 +1035,8 @@ def fast_attribute_value_serializer(original: Callable[..., Any]) -> Callable[..
     by item); anything else, or any response transformer registered, goes to moto's code."""
 
     def _serialize_type_structure(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
-        if key and shape.name == "AttributeValue" and type(value) is dict \
-                and self.operation_model.service_model.service_name in _AV_SERVICES \
-                and not getattr(self._value_picker, "response_transformers", None) \
-                and "name" not in shape.serialization:
+        if key and shape.name == "AttributeValue" and type(value) is dict and "name" not in shape.serialization \
+                and _fast_serializer(self):
             try:
                 serialized[key] = _serialize_av(value)
                 return
@@ -916,6 +1045,27 @@ def fast_attribute_value_serializer(original: Callable[..., Any]) -> Callable[..
         original(self, serialized, value, shape, key)
 
     return _serialize_type_structure
+
+
+def fast_attribute_map_serializer(original: Callable[..., Any]) -> Callable[..., Any]:
+    """moto/core/serialize.py `BaseJSONSerializer._serialize_type_map` for a map of AttributeValues
+    (every item of a Query page, GetItem, BatchGetItem, a stream record's images): the same map,
+    built without a dispatch per attribute (see fast_attribute_value_serializer)."""
+
+    def _serialize_type_map(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+        if shape.value.name == "AttributeValue" and shape.key.type_name == "string" \
+                and "name" not in shape.serialization and "name" not in shape.value.serialization \
+                and _fast_serializer(self):
+            try:
+                entries = _serialize_av_map(value)
+            except _Generic:
+                pass
+            else:
+                serialized[key] = entries
+                return
+        original(self, serialized, value, shape, key)
+
+    return _serialize_type_map
 
 
 # -- 7. Query: a key range read in the partition's key order, not by sorting the table -------------
@@ -1219,7 +1369,8 @@ def install(*, max_stream_records: int = DEFAULT_MAX_STREAM_RECORDS,
     from moto.dynamodb.models.table import StreamShard
     from moto.dynamodb.responses import DynamoHandler
     from moto.dynamodbstreams.models import DynamoDBStreamsBackend
-    from moto.core.parse import BaseJSONParser
+    from moto.core.parse import JSONParser
+    from moto.dynamodb import responses as dynamodb_responses
     from moto.core.serialize import BaseJSONSerializer
     from moto.dynamodb.comparisons import ConditionExpressionParser
     from moto.dynamodb.models.dynamo_type import Item
@@ -1235,7 +1386,9 @@ def install(*, max_stream_records: int = DEFAULT_MAX_STREAM_RECORDS,
         (DynamoHandler, "call_action"), (DynamoDBStreamsHandler, "call_action"),
         (DynamoDBBackend, "update_item"), (UpdateExpressionParser, "make"), (ConditionExpressionParser, "parse"),
         (Item, "__init__"), (DomainDispatcherApplication, "get_backend_for_host"),
-        (BaseJSONParser, "_parse_structure"), (BaseJSONSerializer, "_serialize_type_structure"),
+        (JSONParser, "_parse_json_body"), (BaseJSONSerializer, "_serialize_type_structure"),
+        (BaseJSONSerializer, "_serialize_type_map"),
+        (dynamodb_responses, "dynamo_to_dict"),
         (Table, "__init__"), (Table, "query"),
     ]
     # The class's own attribute (a classmethod object, not the bound method), or the inherited one.
@@ -1298,9 +1451,12 @@ def install(*, max_stream_records: int = DEFAULT_MAX_STREAM_RECORDS,
         (Item, "__init__"): item_init,
         (DomainDispatcherApplication, "get_backend_for_host"): memoized_backend_for_host(
             DomainDispatcherApplication.get_backend_for_host),
-        (BaseJSONParser, "_parse_structure"): fast_attribute_value_parser(BaseJSONParser._parse_structure),
+        (JSONParser, "_parse_json_body"): compiled_json_parser(JSONParser._parse_json_body),
+        (dynamodb_responses, "dynamo_to_dict"): fast_dynamo_to_dict(dynamodb_responses.dynamo_to_dict),
         (BaseJSONSerializer, "_serialize_type_structure"): fast_attribute_value_serializer(
             BaseJSONSerializer._serialize_type_structure),
+        (BaseJSONSerializer, "_serialize_type_map"): fast_attribute_map_serializer(
+            BaseJSONSerializer._serialize_type_map),
         (Table, "__init__"): sorted_partition_table_init(Table.__init__),
         (Table, "query"): fast_table_query(Table.query),
     }
