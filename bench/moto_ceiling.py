@@ -7,6 +7,8 @@ drives it (its API, poller and engine share one process and one GIL).
     python bench/moto_ceiling.py query  [--partitions 1000,10000,100000]
     python bench/moto_ceiling.py fanout [--members 1000,10000]
     ... [--profile out.pstats]   (cProfile of every thread, server and client, merged)
+    ... [--engine process]       (the same engine in a child process of its own: what `make dev`
+                                  would get from running it apart from the API, poller and writers)
 
 write:  `delivery.write_new` alone (conditional Put + counter ADD per recipient, 50 per
         TransactWriteItems) for --recipients new recipients, at each thread count
@@ -83,10 +85,45 @@ def dump_profiles(path: str) -> None:
 
 # -- engine and data -----------------------------------------------------------------------------
 
+ENGINE = {"process": False}
+
+CHILD = """
+import sys
+sys.path.insert(0, {root!r})
+from chalicelib.logs import configure_logging
+configure_logging()
+from chalicelib.local.runtime import start_embedded_dynamodb
+server, endpoint = start_embedded_dynamodb()
+print(endpoint, flush=True)
+sys.stdin.read()
+"""
+
+
+class ChildEngine:
+    """start_embedded_dynamodb() run in a child process; stop() ends it."""
+
+    def __init__(self) -> None:
+        import subprocess
+
+        self.process = subprocess.Popen([sys.executable, "-c", CHILD.format(root=str(ROOT))], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, text=True, env=dict(os.environ, LOG_LEVEL="WARNING"))
+        self.endpoint = self.process.stdout.readline().strip()  # type: ignore[union-attr]
+        if not self.endpoint.startswith("http"):
+            raise SystemExit("the engine process did not start")
+
+    def stop(self) -> None:
+        self.process.stdin.close()  # type: ignore[union-attr]
+        self.process.wait(30)
+
+
 def start() -> object:
     from chalicelib.local.runtime import start_embedded_dynamodb
 
-    server, endpoint = start_embedded_dynamodb()
+    if ENGINE["process"]:
+        server = ChildEngine()
+        endpoint = server.endpoint
+    else:
+        server, endpoint = start_embedded_dynamodb()
     os.environ["DYNAMODB_ENDPOINT"] = endpoint
     from chalicelib.store.bootstrap import ensure_tables
 
@@ -123,8 +160,22 @@ def inbox_items(users: list[str], sk: str):
 
 def fill(kind: str, attrs_list) -> None:
     """Put items straight into moto's table (under the shim's lock), not over HTTP: only to grow
-    the tables fast before a measurement."""
+    the tables fast before a measurement. (With --engine process: BatchWriteItem.)"""
     from chalicelib.local import moto_engine
+
+    if ENGINE["process"]:
+        from chalicelib.settings import get_settings
+        from chalicelib.store.bootstrap import dynamodb_client
+
+        client, name, batch = dynamodb_client(), get_settings().table_name(kind), []
+        for attrs in attrs_list:
+            batch.append({"PutRequest": {"Item": attrs}})
+            if len(batch) == 25:
+                client.batch_write_item(RequestItems={name: batch})
+                batch = []
+        if batch:
+            client.batch_write_item(RequestItems={name: batch})
+        return
 
     table = backend_table(kind)
     with moto_engine.LOCK:
@@ -149,6 +200,26 @@ def fill_members(org: str, count: int) -> None:
     fill("directory", (DirectoryItem(f"{TENANT}#org#{org}", f"m#{org}-u{i:07d}", mkey=f"{TENANT}#{org}-u{i:07d}",
                                      role="Standard User", banned=False, is_api=False, joined=0).serialize()
                        for i in range(count)))
+
+
+def cache_settings() -> None:
+    """What-if only: every module's get_settings returns one Settings object, rebuilt when
+    FANOUT_PARALLELISM (the one variable this bench changes) changes."""
+    import chalicelib.settings as settings_module
+
+    build = settings_module.get_settings
+    cached: dict[str | None, object] = {}
+
+    def get_settings():
+        key = os.environ.get("FANOUT_PARALLELISM")
+        if key not in cached:
+            cached.clear()
+            cached[key] = build()
+        return cached[key]
+
+    for name, module in list(sys.modules.items()):
+        if name.startswith(("chalicelib", "app")) and getattr(module, "get_settings", None) is build:
+            module.get_settings = get_settings  # type: ignore[attr-defined]
 
 
 # -- write ceiling ---------------------------------------------------------------------------------
@@ -271,13 +342,21 @@ def main() -> int:
     parser.add_argument("--partitions", default="1000,10000,100000")
     parser.add_argument("--members", default="1000,10000")
     parser.add_argument("--profile", help="write merged cProfile stats of all threads here")
+    parser.add_argument("--what-if-settings-cached", action="store_true",
+                        help="not the service as it is: reuse one Settings object (the client side builds one from "
+                             "the environment about 12 times per recipient) to show what that costs")
+    parser.add_argument("--engine", choices=["embedded", "process"], default="embedded",
+                        help="embedded: in this process, as `make dev` runs it; process: in a child process")
     args = parser.parse_args()
     from chalicelib.logs import configure_logging
 
     configure_logging()  # as the dev runtime does (werkzeug's request log off)
     if args.profile:
         profile_all_threads()
+    ENGINE["process"] = args.engine == "process"
     server = start()
+    if args.what_if_settings_cached:
+        cache_settings()
     try:
         {"write": bench_write, "query": bench_query, "fanout": bench_fanout}[args.what](args)
     finally:

@@ -94,6 +94,12 @@ SOURCE_HASHES = {
         "1594f7b07616c8cb8cdf0fbf58d6f54eeac83f25d7ac7b14e832a08e10efd8f9",
     "moto.dynamodb.models.table.StreamShard.add":
         "357dc6da267e5dd7d46e18ee25d14b232a98679677906a2f02e4d454d1f11e03",
+    "moto.dynamodb.models.table.StreamRecord.__init__":
+        "511904c6352cfd9a0dc7eb26ebbff6ad007d734698d7097b194f7f56a85482be",
+    "moto.dynamodb.models.dynamo_type.Item.to_json":
+        "cf0a9332389d6fd9638a3deee3c36f3bb035739290c82510fea68377a13d303e",
+    "moto.dynamodb.models.utilities.dynamo_json_dump":
+        "2aa70fe4a931096fa86e0d063aafe6ff9f7d276f06b7fe2cd837d5c6ddeb6e84",
     "moto.dynamodb.models.table.StreamShard.get":
         "fa7e9a0d7b438c2fbd4bcc8a04fecc79f70862760d1f176d3bc86775967e2d7e",
     "moto.dynamodbstreams.models.ShardIterator.__init__":
@@ -119,6 +125,12 @@ SOURCE_HASHES = {
         "d9c12b62cb921831aab9b2eb22ac24fbd600689064a0219ae3ffbe057ae4be74",
     "moto.dynamodb.models.dynamo_type.LimitedSizeDict.__setitem__":
         "d979580fdbe14f79f3216564e1385c4b3485db82bc88193326c467a037331e81",
+    "moto.dynamodb.models.dynamo_type.DynamoType.__init__":
+        "7c6cde92e1149bfe3b61d6b5667a943232829bbbb9760c5bd0655479b8d570b9",
+    "moto.dynamodb.models.dynamo_type.DynamoType.size":
+        "f7c111fca25b4c5ecea8b4d570d210aef1dcf5b9c52fa3250a27f1bfdd85966b",
+    "moto.dynamodb.models.utilities.bytesize":
+        "b0dce378c1ce66af675fdd42153ec1ea12f3461e60c4cddaf756613f816b580b",
     "moto.dynamodb.parsing.ast_nodes.Node.normalize":
         "c24d303e8eb1e2375b444a2f74a9867ec7c3fadf76bb63702f753d1b7aaa97e5",
     "moto.dynamodb.parsing.validators.UpdateExpressionValidator.get_ast_processors":
@@ -437,6 +449,57 @@ def _trim_stream(shard: Any) -> None:
         stats["records_trimmed"] += drop
 
 
+def lean_stream_record_init(self: Any, table: Any, stream_type: str, event_name: str, old: Any, new: Any,
+                            seq: int) -> None:
+    """moto/dynamodb/models/table.py `StreamRecord.__init__` renders both images of the item
+    (`Item.to_json`) whatever the stream's view type, then uses only those the view type includes:
+    the inbox stream (OLD_IMAGE) rendered every delivered item for nothing. The same record, with
+    only the images it keeps rendered (to_json has no side effects), and SizeBytes measured with one
+    reused DynamoJsonEncoder (dynamo_json_dump makes a new one, with the same settings, per call)."""
+    from moto.core.utils import utcnow
+    from moto.moto_api._internal import mock_random
+
+    rec = old if old is not None else new
+    keys = {table.hash_key_attr: rec.hash_key.to_json()}
+    if table.range_key_attr is not None and rec is not None:
+        keys[table.range_key_attr] = rec.range_key.to_json()
+
+    self.record = {
+        "eventID": mock_random.uuid4().hex,
+        "eventName": event_name,
+        "eventSource": "aws:dynamodb",
+        "eventVersion": "1.0",
+        "awsRegion": "us-east-1",
+        "dynamodb": {
+            "StreamViewType": stream_type,
+            "ApproximateCreationDateTime": utcnow(),
+            "SequenceNumber": str(seq),
+            "SizeBytes": 1,
+            "Keys": keys,
+        },
+    }
+
+    if stream_type in ("NEW_IMAGE", "NEW_AND_OLD_IMAGES") and new is not None:
+        self.record["dynamodb"]["NewImage"] = new.to_json()["Attributes"]
+    if stream_type in ("OLD_IMAGE", "NEW_AND_OLD_IMAGES") and old is not None:
+        self.record["dynamodb"]["OldImage"] = old.to_json()["Attributes"]
+
+    # This is a substantial overestimate but it's the easiest to do now
+    self.record["dynamodb"]["SizeBytes"] = len(_json_encoder().encode(self.record["dynamodb"]))
+
+
+_encoders: list[Any] = []
+
+
+def _json_encoder() -> Any:
+    """One DynamoJsonEncoder with json.dumps's defaults: what dynamo_json_dump encodes with."""
+    if not _encoders:
+        from moto.dynamodb.models.utilities import DynamoJsonEncoder
+
+        _encoders.append(DynamoJsonEncoder())
+    return _encoders[0]
+
+
 def _errors() -> tuple[type, type]:
     from moto.core.exceptions import JsonRESTError
 
@@ -533,7 +596,9 @@ def item_init(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -
     """moto/dynamodb/models/dynamo_type.py `Item.__init__` stores each attribute through
     `LimitedSizeDict.__setitem__`, which re-sums the size of every attribute already stored: building
     an item is quadratic in its attributes. The same check (the running total of key and value sizes,
-    raising ItemSizeTooLarge at the first attribute that takes it over the limit) is kept as a sum."""
+    raising ItemSizeTooLarge at the first attribute that takes it over the limit) is kept as a sum.
+    A scalar string or number attribute (`{"S": str}`, `{"N": str}`) is made and sized the way
+    DynamoType.__init__ and DynamoType.size do it, without their generic type tests."""
     from moto.dynamodb.models.dynamo_type import DynamoType, ItemSizeTooLarge, LimitedSizeDict
     from moto.dynamodb.models.utilities import bytesize
 
@@ -542,9 +607,19 @@ def item_init(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -
     stored = LimitedSizeDict.__new__(LimitedSizeDict)
     dict.__init__(stored)
     total = 0
+    new_type = DynamoType.__new__
     for key, value in attrs.items():
-        value = DynamoType(value)
-        size = bytesize(str(key)) + value.size()
+        kind = inner = None
+        if type(value) is dict and len(value) == 1:
+            kind, inner = next(iter(value.items()))
+        if (kind == "S" or kind == "N") and type(inner) is str:
+            value = new_type(DynamoType)
+            value.type, value.value = kind, inner
+            size = len(key.encode("utf-8") if type(key) is str else bytesize(str(key))) \
+                + (len(inner.encode("utf-8")) if kind == "S" else len(inner))
+        else:
+            value = DynamoType(value)
+            size = bytesize(str(key)) + value.size()
         if total + size > ITEM_SIZE_LIMIT:
             raise ItemSizeTooLarge
         if key in stored:  # not reachable from a dict, but LimitedSizeDict would count the old entry too
@@ -1366,7 +1441,7 @@ def install(*, max_stream_records: int = DEFAULT_MAX_STREAM_RECORDS,
         return
     check_moto()
     from moto.dynamodb.models import DynamoDBBackend
-    from moto.dynamodb.models.table import StreamShard
+    from moto.dynamodb.models.table import StreamRecord, StreamShard
     from moto.dynamodb.responses import DynamoHandler
     from moto.dynamodbstreams.models import DynamoDBStreamsBackend
     from moto.core.parse import JSONParser
@@ -1388,7 +1463,7 @@ def install(*, max_stream_records: int = DEFAULT_MAX_STREAM_RECORDS,
         (Item, "__init__"), (DomainDispatcherApplication, "get_backend_for_host"),
         (JSONParser, "_parse_json_body"), (BaseJSONSerializer, "_serialize_type_structure"),
         (BaseJSONSerializer, "_serialize_type_map"),
-        (dynamodb_responses, "dynamo_to_dict"),
+        (dynamodb_responses, "dynamo_to_dict"), (StreamRecord, "__init__"),
         (Table, "__init__"), (Table, "query"),
     ]
     # The class's own attribute (a classmethod object, not the bound method), or the inherited one.
@@ -1458,6 +1533,7 @@ def install(*, max_stream_records: int = DEFAULT_MAX_STREAM_RECORDS,
         (BaseJSONSerializer, "_serialize_type_map"): fast_attribute_map_serializer(
             BaseJSONSerializer._serialize_type_map),
         (Table, "__init__"): sorted_partition_table_init(Table.__init__),
+        (StreamRecord, "__init__"): lean_stream_record_init,
         (Table, "query"): fast_table_query(Table.query),
     }
     for (owner, name), replacement in replacements.items():
