@@ -260,7 +260,7 @@ _limits = {"max_stream_records": DEFAULT_MAX_STREAM_RECORDS, "max_shard_iterator
 def reset_stats() -> None:
     stats.update({"transactions": 0, "items_copied": 0, "rollbacks": 0, "records_trimmed": 0,
                   "iterators_expired": 0, "updates_fast": 0, "updates_slow": 0, "queries_fast": 0,
-                  "queries_partition": 0, "queries_slow": 0})
+                  "queries_local": 0, "queries_partition": 0, "queries_slow": 0})
 
 
 reset_stats()
@@ -752,9 +752,17 @@ def fast_update_item(original: Callable[..., Any]) -> Callable[..., Any]:
     (condition first, then each validator that could refuse it; the number ADD via
     `DynamoType.__add__`; item size through `LimitedSizeDict`), the item created as moto creates it
     (an INSERT stream record of the key, then the update's record) and the same stream record after.
-    Anything else, and any case a check would refuse, goes to moto's update_item unchanged."""
+    Anything else, and any case a check would refuse, goes to moto's update_item unchanged.
+    After either, the item's place in its partition's local-index orders is brought up to date
+    (`SortedPartition.reindex`): an update changes the item in place, which the partition cannot see."""
 
-    def update_item(self: Any, table_name: str, key: dict[str, Any], update_expression: str,
+    def update_item(self: Any, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return _update_item(self, table_name, key, *args, **kwargs)
+        finally:
+            _reindex(self, table_name, key)
+
+    def _update_item(self: Any, table_name: str, key: dict[str, Any], update_expression: str,
                     expression_attribute_names: dict[str, Any], expression_attribute_values: dict[str, Any],
                     attribute_updates: dict[str, Any] | None = None, expected: dict[str, Any] | None = None,
                     condition_expression: str | None = None,
@@ -830,6 +838,24 @@ def fast_update_item(original: Callable[..., Any]) -> Callable[..., Any]:
         return item
 
     return update_item
+
+
+def _reindex(backend: Any, table_name: str, key: Any) -> None:
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    try:
+        table = backend.get_table(table_name)  # by name or ARN, as update_item finds it
+    except Exception:  # noqa: BLE001 - no such table: nothing was updated
+        return
+    if table.range_key_attr is None or type(key) is not dict:
+        return
+    try:
+        partition = table.items.get(DynamoType(key[table.hash_key_attr]))
+        range_key = DynamoType(key[table.range_key_attr])
+    except Exception:  # noqa: BLE001 - no usable key: nothing was updated
+        return
+    if isinstance(partition, SortedPartition) and partition._local:
+        partition.reindex(range_key)
 
 
 # -- 6. the HTTP layer: routing, request parsing and response serialization -----------------------
@@ -1149,22 +1175,101 @@ def _cast(key: Any) -> Any:
     return key.cast_value  # the value DynamoType's comparisons use
 
 
+class _Unordered(Exception):
+    """Index key values of different types in one partition: moto's own sort fails on them."""
+
+
+class LocalOrder:
+    """A local secondary index's order within one partition: (index key value, range key value,
+    range key) for each item that has the index key, sorted as moto sorts an index query's
+    candidates (by the index key, then the table's sort key; values as DynamoType compares them)."""
+
+    __slots__ = ("attr", "kind", "entries", "by_key")
+
+    def __init__(self, attr: str, items: Any) -> None:
+        self.attr = attr
+        self.kind: str | None = None
+        self.by_key: dict[Any, tuple[Any, Any, Any]] = {}
+        for key, item in items:
+            entry = self._entry(key, item)
+            if entry is not None:
+                self.by_key[key] = entry
+        self.entries = sorted(self.by_key.values(), key=_pair)
+
+    def _entry(self, key: Any, item: Any) -> tuple[Any, Any, Any] | None:
+        value = item.attrs.get(self.attr)
+        if value is None:
+            return None
+        if self.kind is None:
+            self.kind = value.type
+        elif value.type != self.kind:
+            raise _Unordered
+        return (value.cast_value, key.cast_value, key)
+
+    def discard(self, key: Any) -> None:
+        entry = self.by_key.pop(key, None)
+        if entry is not None:
+            index = bisect.bisect_left(self.entries, _pair(entry), key=_pair)
+            if index >= len(self.entries) or self.entries[index][2] != key:
+                raise _Unordered
+            del self.entries[index]
+
+    def put(self, key: Any, item: Any) -> None:
+        self.discard(key)
+        entry = self._entry(key, item)
+        if entry is not None:
+            self.by_key[key] = entry
+            bisect.insort(self.entries, entry, key=_pair)
+
+
+def _pair(entry: tuple[Any, Any, Any]) -> tuple[Any, Any]:
+    return entry[0], entry[1]
+
+
 class SortedPartition(dict):
     """One partition of a table with a sort key (moto: `table.items[hash_key]`, a plain dict of
-    range key -> Item). Also keeps its range keys in DynamoType order, built on the first Query of
-    the partition and then kept up to date by each insertion and deletion of a key (updates change
-    items in place, never keys). Any other bulk change just forgets the order (rebuilt when needed)."""
+    range key -> Item). Also keeps its range keys in DynamoType order, and each local index's
+    order (`LocalOrder`), each built on the first Query that needs it and then kept up to date by
+    every insertion, replacement and deletion of an item, and by `reindex` after an update changed
+    an item in place (DynamoDBBackend.update_item, the only code that does). Any other bulk change
+    just forgets the orders (rebuilt when needed)."""
 
-    __slots__ = ("_order",)
+    __slots__ = ("_order", "_local")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         dict.__init__(self, *args, **kwargs)
         self._order: list[Any] | None = None
+        self._local: dict[str, LocalOrder] = {}
 
     def order(self) -> list[Any]:
         if self._order is None:
             self._order = sorted(dict.keys(self), key=_cast)
         return self._order
+
+    def local_order(self, attr: str) -> LocalOrder | None:
+        local = self._local.get(attr)
+        if local is None:
+            try:
+                local = self._local[attr] = LocalOrder(attr, dict.items(self))
+            except Exception:  # noqa: BLE001 - mixed types or values that do not compare
+                return None
+        return local
+
+    def reindex(self, key: Any) -> None:
+        """The item at key may have changed in place: move it in each local order."""
+        for attr, local in list(self._local.items()):
+            try:
+                item = dict.get(self, key)
+                if item is None:
+                    local.discard(key)
+                else:
+                    local.put(key, item)
+            except Exception:  # noqa: BLE001
+                del self._local[attr]
+
+    def forget(self) -> None:
+        self._order = None
+        self._local = {}
 
     def _insert(self, key: Any) -> None:
         try:
@@ -1187,37 +1292,44 @@ class SortedPartition(dict):
         if self._order is not None and not dict.__contains__(self, key):
             self._insert(key)
         dict.__setitem__(self, key, value)
+        if self._local:
+            self.reindex(key)
 
     def __delitem__(self, key: Any) -> None:
         dict.__delitem__(self, key)
         if self._order is not None:
             self._remove(key)
+        if self._local:
+            self.reindex(key)
 
     def pop(self, key: Any, *default: Any) -> Any:
         present = dict.__contains__(self, key)
         value = dict.pop(self, key, *default)
-        if present and self._order is not None:
-            self._remove(key)
+        if present:
+            if self._order is not None:
+                self._remove(key)
+            if self._local:
+                self.reindex(key)
         return value
 
     def popitem(self) -> tuple[Any, Any]:
-        self._order = None
+        self.forget()
         return dict.popitem(self)
 
     def clear(self) -> None:
-        self._order = None
+        self.forget()
         dict.clear(self)
 
     def update(self, *args: Any, **kwargs: Any) -> None:
-        self._order = None
+        self.forget()
         dict.update(self, *args, **kwargs)
 
     def setdefault(self, key: Any, default: Any = None) -> Any:
-        self._order = None
+        self.forget()
         return dict.setdefault(self, key, default)
 
     def __ior__(self, other: Any) -> "SortedPartition":
-        self._order = None
+        self.forget()
         dict.update(self, other)
         return self
 
@@ -1250,44 +1362,51 @@ def sorted_partition_table_init(original: Callable[..., None]) -> Callable[..., 
 _LAST_KEY_SIZE_ROOM = 1000000 - ITEM_SIZE_LIMIT  # RESULT_SIZE_LIMIT minus the largest item
 
 
-def _key_block(order: list[Any], comparison: str | None, values: list[Any]) -> tuple[int, int] | None:
-    """The slice of `order` (ascending) whose keys satisfy the key condition, or None when the
-    condition is one this does not bound (moto then runs the query)."""
+def _key_block(order: list[Any], key: Callable[[Any], Any], comparison: str | None,
+               values: list[Any]) -> tuple[int, int] | None:
+    """The slice of `order` (ascending by `key`) whose key values satisfy the key condition, or
+    None when the condition is one this does not bound (moto then runs the query)."""
     n = len(order)
     if comparison is None:
         return 0, n
     try:
         bounds = [v.cast_value for v in values]
         if comparison in ("=", "EQ"):
-            return bisect.bisect_left(order, bounds[0], key=_cast), bisect.bisect_right(order, bounds[0], key=_cast)
+            return bisect.bisect_left(order, bounds[0], key=key), bisect.bisect_right(order, bounds[0], key=key)
         if comparison in ("<", "LT"):
-            return 0, bisect.bisect_left(order, bounds[0], key=_cast)
+            return 0, bisect.bisect_left(order, bounds[0], key=key)
         if comparison in ("<=", "LE"):
-            return 0, bisect.bisect_right(order, bounds[0], key=_cast)
+            return 0, bisect.bisect_right(order, bounds[0], key=key)
         if comparison in (">", "GT"):
-            return bisect.bisect_right(order, bounds[0], key=_cast), n
+            return bisect.bisect_right(order, bounds[0], key=key), n
         if comparison in (">=", "GE"):
-            return bisect.bisect_left(order, bounds[0], key=_cast), n
+            return bisect.bisect_left(order, bounds[0], key=key), n
         if comparison == "BETWEEN":
-            lo = bisect.bisect_left(order, bounds[0], key=_cast)
-            return lo, max(lo, bisect.bisect_right(order, bounds[1], key=_cast))
+            lo = bisect.bisect_left(order, bounds[0], key=key)
+            return lo, max(lo, bisect.bisect_right(order, bounds[1], key=key))
         if comparison == "BEGINS_WITH":
+            # The values starting with a prefix are those from the prefix up to (excluded) the
+            # prefix with its last character incremented.
             prefix = bounds[0]
             if not isinstance(prefix, (str, bytes)) or not prefix:
                 return None
             if isinstance(prefix, str):
                 if ord(prefix[-1]) == 0x10FFFF:
                     return None
-                after = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+                after: Any = prefix[:-1] + chr(ord(prefix[-1]) + 1)
             else:
                 if prefix[-1] == 0xFF:
                     return None
                 after = prefix[:-1] + bytes([prefix[-1] + 1])
-            lo = bisect.bisect_left(order, prefix, key=_cast)
-            return lo, max(lo, bisect.bisect_left(order, after, key=_cast))
+            lo = bisect.bisect_left(order, prefix, key=key)
+            return lo, max(lo, bisect.bisect_left(order, after, key=key))
     except Exception:  # noqa: BLE001 - values that do not compare with the keys: moto decides
         return None
     return None
+
+
+def _first_entry(entry: tuple[Any, Any, Any]) -> Any:
+    return entry[0]
 
 
 class _OnePartition:
@@ -1305,22 +1424,61 @@ class _OnePartition:
         return self._items
 
 
+def _take(table: Any, item_at: Callable[[int], Any], positions: range, after_block: range, limit: int | None,
+          index_name: str | None) -> tuple[list[Any], int, dict[str, Any] | None]:
+    """moto's Query loop (Table.query, after the ExclusiveStartKey) over the positions of the block
+    of candidates that satisfy the key condition, in query order; then over the candidates after
+    the block only as far as moto's loop could still set LastEvaluatedKey (see fast_table_query)."""
+    from moto.dynamodb.models.table import RESULT_SIZE_LIMIT
+
+    results: list[Any] = []
+    result_size = 0
+    scanned_count = 0
+    for position in positions:
+        result = item_at(position)
+        reached_length_limit = len(results) == limit
+        reached_size_limit = (result_size + result.size()) > RESULT_SIZE_LIMIT
+        if reached_length_limit or reached_size_limit:
+            return results, scanned_count, table._get_last_evaluated_key(results[-1], index_name)
+        results.append(result)
+        result_size += result.size()
+        scanned_count += 1
+    if results:
+        walk = after_block if result_size > _LAST_KEY_SIZE_ROOM else after_block[:1]
+        for position in walk:
+            if len(results) == limit or (result_size + item_at(position).size()) > RESULT_SIZE_LIMIT:
+                return results, scanned_count, table._get_last_evaluated_key(results[-1], index_name)
+    return results, scanned_count, None
+
+
+def _positions(n: int, lo: int, hi: int, forward: bool, start: int | None) -> tuple[range, range]:
+    """The block [lo, hi) and the candidates after it, in query order, both limited to what comes
+    after the ExclusiveStartKey: `start` is the first position after it (forward) or the first
+    position not before it (backward), or None without one."""
+    if forward:
+        first = 0 if start is None else start
+        return range(max(lo, first), hi), range(max(hi, first), n)
+    first = n if start is None else start
+    return range(min(hi, first) - 1, lo - 1, -1), range(min(lo, first) - 1, -1, -1)
+
+
 def fast_table_query(original: Callable[..., Any]) -> Callable[..., Any]:
     """moto/dynamodb/models/table.py `Table.query` sorts every item of the table (`all_items()`),
     keeps the partition's, sorts those again, walks them from the first to the ExclusiveStartKey,
     then deep-copies the page: each page costs the table's size, and a paged read of a partition
-    costs its size squared. For a Query of the table's own keys (no index, no legacy QueryFilter)
-    the page is read here from the partition's sorted keys (`SortedPartition`): the block of keys the
-    key condition admits, after the ExclusiveStartKey, in ScanIndexForward order, with moto's loop
-    unchanged over it (Limit, the 1 MB page, LastEvaluatedKey from the last item taken, Count and
-    ScannedCount as moto counts them); then FilterExpression and ProjectionExpression as moto applies
-    them. Keys outside the block are never visited: moto's loop does nothing with them except, once
-    the page is full, take the next key as the sign that more remain (the next key in order is
+    costs its size squared. Here a Query of the table's keys reads the page from the partition's
+    sorted keys, and a local-index Query from the partition's `LocalOrder` of that index (both kept
+    by `SortedPartition`): the block of candidates the key condition admits, after the
+    ExclusiveStartKey, in ScanIndexForward order, with moto's loop unchanged over it (Limit, the
+    1 MB page, LastEvaluatedKey from the last item taken, Count and ScannedCount as moto counts
+    them); then the index's projection, FilterExpression and ProjectionExpression as moto applies
+    them. Candidates outside the block are never visited: moto's loop does nothing with them
+    except, once the page is full, take the next one as the sign that more remain (the next one is
     enough for that, unless the page is within one item of 1 MB: then the rest is walked as moto
     walks it). Not deep-copied: Table.query's only caller is DynamoHandler.query, which turns the
     items into fresh dicts (DynamoResult -> dynamo_to_dict) before the lock is released.
-    An index query reads only the partition's items instead of the whole table (LSI) and is
-    otherwise moto's; anything else is moto's query unchanged."""
+    A local-index Query this cannot take is moto's, given only the partition's items; anything else
+    (global indexes, QueryFilter, start keys from elsewhere) is moto's query unchanged."""
 
     def query(self: Any, hash_key: Any, range_comparison: str | None, range_objs: list[Any], limit: int,
               exclusive_start_key: dict[str, Any], scan_index_forward: bool,
@@ -1330,97 +1488,86 @@ def fast_table_query(original: Callable[..., Any]) -> Callable[..., Any]:
               range_key_conditions: list[tuple[str, str, list[Any]]] | None = None,
               **filter_kwargs: Any) -> tuple[list[Any], int, dict[str, Any] | None]:
         from moto.dynamodb.models.dynamo_type import DynamoType
-        from moto.dynamodb.models.table import RESULT_SIZE_LIMIT
+
+        args = (hash_key, range_comparison, range_objs, limit, exclusive_start_key, scan_index_forward,
+                projection_expressions, index_name, consistent_read, filter_expression, hash_key_conditions,
+                range_key_conditions)
 
         def moto() -> tuple[list[Any], int, dict[str, Any] | None]:
             stats["queries_slow"] += 1
-            return original(self, hash_key, range_comparison, range_objs, limit, exclusive_start_key,
-                            scan_index_forward, projection_expressions, index_name, consistent_read,
-                            filter_expression, hash_key_conditions, range_key_conditions, **filter_kwargs)
+            return original(self, *args, **filter_kwargs)
 
-        if index_name and not filter_kwargs and hash_key_conditions and len(hash_key_conditions) == 1 \
-                and hash_key_conditions[0][0] == self.hash_key_attr and self.range_key_attr is not None:
-            local = {index.name: index for index in self.indexes}.get(index_name)
-            if local is not None and [k["AttributeName"] for k in local.schema if k["KeyType"] == "HASH"] \
-                    == [self.hash_key_attr]:
-                # A local index lives in one partition: moto's index query, given only that
-                # partition's items (in all_items() order) instead of every item of the table.
-                partition = self.items.get(hash_key_conditions[0][1])
-                if partition is None or isinstance(partition, SortedPartition):
-                    items = [partition[key] for key in partition.order()] if partition else []
-                    stats["queries_partition"] += 1
-                    return original(_OnePartition(self, items), hash_key, range_comparison, range_objs, limit,
-                                    exclusive_start_key, scan_index_forward, projection_expressions, index_name,
-                                    consistent_read, filter_expression, hash_key_conditions,
-                                    range_key_conditions, **filter_kwargs)
-        if index_name or filter_kwargs or hash_key is None or self.range_key_attr is None \
-                or (limit is not None and (not isinstance(limit, int) or limit < 1)) \
-                or (range_key_conditions and (len(range_key_conditions) != 1
-                                              or range_key_conditions[0][0] != self.range_key_attr)):
+        if filter_kwargs or self.range_key_attr is None \
+                or (limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1)) \
+                or (range_key_conditions and len(range_key_conditions) != 1):
             return moto()
-        partition = self.items.get(hash_key)  # .get: moto's defaultdict would add an empty partition
+        forward = scan_index_forward is not False
+        local = None
+        if index_name:
+            local = {index.name: index for index in self.indexes}.get(index_name)
+            if local is None or not hash_key_conditions or len(hash_key_conditions) != 1 \
+                    or hash_key_conditions[0][0] != self.hash_key_attr:
+                return moto()
+            schema = {k["KeyType"]: k["AttributeName"] for k in local.schema}
+            if set(schema) != {"HASH", "RANGE"} or len(local.schema) != 2 or schema["HASH"] != self.hash_key_attr:
+                return moto()
+            attr = schema["RANGE"]
+            partition_key = hash_key_conditions[0][1]
+        else:
+            attr = self.range_key_attr
+            partition_key = hash_key
+        if partition_key is None or (range_key_conditions and range_key_conditions[0][0] != attr):
+            return moto()
+        partition = self.items.get(partition_key)  # .get: moto's defaultdict would add an empty partition
         if partition is None:
             partition = SortedPartition()
         if not isinstance(partition, SortedPartition):
             return moto()
-        order = partition.order()
-        block = _key_block(order, range_comparison, range_objs)
+
+        if local is None:  # the table's own keys
+            order: list[Any] = partition.order()
+            key: Callable[[Any], Any] = _cast
+            item_at: Callable[[int], Any] = lambda position: partition[order[position]]  # noqa: E731
+        else:
+            local_order = partition.local_order(attr)
+            if local_order is None:  # moto's index query, over this partition only
+                stats["queries_partition"] += 1
+                items = [partition[k] for k in partition.order()]
+                return original(_OnePartition(self, items), *args, **filter_kwargs)
+            order = local_order.entries
+            key = _first_entry
+            item_at = lambda position: partition[order[position][2]]  # noqa: E731
+        block = _key_block(order, key, range_comparison, range_objs)
         if block is None:
             return moto()
-        lo, hi = block
-        if scan_index_forward is False:
-            positions = range(hi - 1, lo - 1, -1)
-            after_block = range(lo - 1, -1, -1)
-        else:
-            positions = range(lo, hi)
-            after_block = range(hi, len(order))
+        start = None
         if exclusive_start_key is not None:
-            # moto's _item_comes_before_dct on [hash, range]: skip keys up to and including the
-            # start key in the direction of the query. Only a start key of this partition, with
-            # a range key of the table's type, is handled here.
+            # moto's _item_comes_before_dct: skip the candidates up to and including the start key
+            # in query order. Only a start key of this partition with values of the candidates'
+            # types is handled here.
             try:
-                start_hash = DynamoType(exclusive_start_key[self.hash_key_attr])
+                if DynamoType(exclusive_start_key[self.hash_key_attr]) != partition_key:
+                    return moto()
                 start_range = DynamoType(exclusive_start_key[self.range_key_attr])
+                if start_range.type != self.range_key_type:
+                    return moto()
+                if local is None:
+                    target: Any = start_range.cast_value
+                else:
+                    start_value = DynamoType(exclusive_start_key[attr])
+                    if local_order.kind is not None and start_value.type != local_order.kind:  # type: ignore[union-attr]
+                        return moto()
+                    target = (start_value.cast_value, start_range.cast_value)
+                    key = _pair
+                start = bisect.bisect_right(order, target, key=key) if forward \
+                    else bisect.bisect_left(order, target, key=key)
             except Exception:  # noqa: BLE001
                 return moto()
-            if start_hash != hash_key or start_hash.type != self.hash_key_type \
-                    or start_range.type != self.range_key_type:
-                return moto()
-            start = start_range.cast_value
-            if scan_index_forward is False:
-                first = bisect.bisect_left(order, start, key=_cast)  # keys < start remain
-                positions = range(min(hi, first) - 1, lo - 1, -1)
-                after_block = range(min(lo, first) - 1, -1, -1)
-            else:
-                first = bisect.bisect_right(order, start, key=_cast)  # keys > start remain
-                positions = range(max(lo, first), hi)
-                after_block = range(max(hi, first), len(order))
-        stats["queries_fast"] += 1
-        results: list[Any] = []
-        result_size = 0
-        scanned_count = 0
-        last_evaluated_key = None
-        # moto's loop body, over the block (every key in it satisfies the key condition).
-        for position in positions:
-            result = partition[order[position]]
-            reached_length_limit = len(results) == limit
-            reached_size_limit = (result_size + result.size()) > RESULT_SIZE_LIMIT
-            if reached_length_limit or reached_size_limit:
-                last_evaluated_key = self._get_last_evaluated_key(results[-1], index_name)
-                break
-            results.append(result)
-            result_size += result.size()
-            scanned_count += 1
-        else:
-            # The keys after the block: moto visits them without taking any, stopping at the first
-            # that finds the page full.
-            if results:
-                walk = after_block if result_size > _LAST_KEY_SIZE_ROOM else after_block[:1]
-                for position in walk:
-                    result = partition[order[position]]
-                    if len(results) == limit or (result_size + result.size()) > RESULT_SIZE_LIMIT:
-                        last_evaluated_key = self._get_last_evaluated_key(results[-1], index_name)
-                        break
+        positions, after_block = _positions(len(order), block[0], block[1], forward, start)
+        stats["queries_fast" if local is None else "queries_local"] += 1
+        results, scanned_count, last_evaluated_key = _take(self, item_at, positions, after_block, limit, index_name)
+        if local is not None:
+            results = [local.project(r) for r in results]
         if filter_expression is not None:
             results = [item for item in results if filter_expression.expr(item)]
         if projection_expressions:
