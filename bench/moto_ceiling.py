@@ -17,8 +17,9 @@ write:  `delivery.write_new` alone (conditional Put + counter ADD per recipient,
 query:  one 500-item page of a directory partition (`directory.members_page`: partition +
         begins_with + ExclusiveStartKey + Limit, consistent), from the partition's middle, and one
         20-item inbox page on the `unread` LSI, as the partition and the table grow.
-fanout: a broadcast to an organization of N members end to end (POST /v1/notifications, the stream
-        poller, members Query, settings BatchGet, write_new, the job's update per chunk).
+fanout: a broadcast to an organization of N members end to end, in this process as `make dev` runs
+        it (POST, the stream poller's coordinator, the work queue's writers: members Query, settings
+        BatchGet, write_new, the chunk's small writes). bench/run.py measures the same over HTTP.
 """
 from __future__ import annotations
 
@@ -304,11 +305,15 @@ def bench_fanout(args) -> None:
 
     from app import app
     from chalicelib.auth.tokens import issue
-    from chalicelib.local.runtime import start_poller
+    from chalicelib.local.runtime import start_poller, start_queue_workers
+    from chalicelib.store.work_queue import ensure_queues
 
     headers = {"Authorization": f"Bearer {issue('dev')}", "Content-Type": "application/json"}
+    os.environ.setdefault("SQS_ENDPOINT", os.environ["DYNAMODB_ENDPOINT"])  # as `make dev`: one moto server
+    os.environ["WORK_QUEUE_URL"] = ensure_queues()
     poller = start_poller()
-    print("broadcast to an organization, end to end (POST, stream poller, fan-out chunks of "
+    workers = start_queue_workers()
+    print("broadcast to an organization, end to end (POST, coordinator, work queue, writers; chunks of "
           f"{os.environ.get('FANOUT_CHUNK_SIZE', 500)})")
     try:
         with Client(app) as c:
@@ -333,6 +338,7 @@ def bench_fanout(args) -> None:
                 print(f"  {n:>6} members: {elapsed:6.2f} s = {n / elapsed:5.0f} members/s, "
                       f"{elapsed / n * 1e6:6.0f} us/member ({cpu / n * 1e6:.0f} us cpu/member)", flush=True)
     finally:
+        workers.stop()
         poller.stop()
 
 

@@ -98,6 +98,22 @@ SOURCE_HASHES = {
         "511904c6352cfd9a0dc7eb26ebbff6ad007d734698d7097b194f7f56a85482be",
     "moto.dynamodb.models.dynamo_type.Item.to_json":
         "cf0a9332389d6fd9638a3deee3c36f3bb035739290c82510fea68377a13d303e",
+    "moto.dynamodb.models.dynamo_type.Item.project":
+        "f411e6d8b56886f45f401edc20c2fd6d4e671136d9cf7ff21c434479b1e84a79",
+    "moto.dynamodb.models.dynamo_type.Item.size":
+        "9bc6ada96d33365c0a0abcb4faf534e1bdc7bfe0af0ef0c1c6671eccd5b80f45",
+    "moto.dynamodb.models.dynamo_type.Item.to_regular_json":
+        "866aafe440d99a2565adeae8a9fec8263e2657c1d4c4e4312f6b9a911198d3fd",
+    "moto.dynamodb.models.dynamo_type.DynamoType.to_regular_json":
+        "a9fe48d6f3f9aa7e73b2822278a77f698944176a2de656f84af8963676e63f3e",
+    "moto.dynamodb.models.utilities.find_nested_key":
+        "66e7b1b00236a8118652236311568ae6ee7eea37cb03b0bf1de295578a3ce7d4",
+    "boto3.dynamodb.types.TypeDeserializer.deserialize":
+        "82a6318b35d0136c6a5abe32e5c9dadab82d5117a3b432a7bb2ed851cd3f5096",
+    "boto3.dynamodb.types.TypeDeserializer._deserialize_n":
+        "994ebc5898c2c019e5ffa994b732171f0208d23cca0270309c05614df1abf055",
+    "boto3.dynamodb.types.TypeSerializer.serialize":
+        "5af3b8198e080bc963a46b41b0d5d13976c2c86592aa03020eabf5835f8ee213",
     "moto.dynamodb.models.utilities.dynamo_json_dump":
         "2aa70fe4a931096fa86e0d063aafe6ff9f7d276f06b7fe2cd837d5c6ddeb6e84",
     "moto.dynamodb.models.table.StreamShard.get":
@@ -260,7 +276,7 @@ _limits = {"max_stream_records": DEFAULT_MAX_STREAM_RECORDS, "max_shard_iterator
 def reset_stats() -> None:
     stats.update({"transactions": 0, "items_copied": 0, "rollbacks": 0, "records_trimmed": 0,
                   "iterators_expired": 0, "updates_fast": 0, "updates_slow": 0, "queries_fast": 0,
-                  "queries_local": 0, "queries_partition": 0, "queries_slow": 0})
+                  "queries_local": 0, "queries_partition": 0, "queries_slow": 0, "projections_fast": 0})
 
 
 reset_stats()
@@ -1424,6 +1440,67 @@ class _OnePartition:
         return self._items
 
 
+def _item_size(item: Any) -> int:
+    """Item.size(): the byte sizes of every attribute name and value, the scalar string and number
+    values measured the way DynamoType.size measures them, without its generic type tests."""
+    from moto.dynamodb.models.utilities import bytesize
+
+    total = 0
+    for key, value in item.attrs.items():
+        kind, inner = value.type, value.value
+        if (kind == "S" or kind == "N") and type(inner) is str and type(key) is str:
+            total += len(key.encode("utf-8")) + (len(inner.encode("utf-8")) if kind == "S" else len(inner))
+        else:
+            total += bytesize(key) + value.size()
+    return total
+
+
+def fast_item_project(original: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """moto/dynamodb/models/dynamo_type.py `Item.project` turns the whole item into Python values
+    (boto3's TypeDeserializer, once per projected name) to pick the projected names, then back
+    (TypeSerializer) into a new Item: the coordinator's keys-only pages paid that for every member.
+    When each projected name is a plain top-level name, each projected attribute present is a
+    string, boolean or null (which come back from that round trip as they were), and every
+    attribute is one TypeDeserializer takes without error (strings, booleans, nulls, numbers within
+    DynamoDB's 38 digits: checked with the same decimal context), the same new Item is built
+    directly; anything else is moto's project."""
+    import re
+
+    from boto3.dynamodb.types import DYNAMODB_CONTEXT
+
+    list_element = re.compile(r"(.+)\[(\d+)\]$")
+    round_trips = {"S": str, "BOOL": bool, "NULL": bool}
+
+    def project(self: Any, projection_expressions: list[list[str]]) -> Any:
+        from moto.dynamodb.models.dynamo_type import Item
+
+        names = []
+        for expression in projection_expressions:
+            if len(expression) != 1 or type(expression[0]) is not str or list_element.match(expression[0]):
+                return original(self, projection_expressions)
+            names.append(expression[0])
+        try:
+            for value in self.attrs.values():
+                kind = value.type
+                if kind == "N" and type(value.value) is str:
+                    DYNAMODB_CONTEXT.create_decimal(value.value)  # TypeDeserializer's check, raising alike
+                elif round_trips.get(kind) is not type(value.value):
+                    return original(self, projection_expressions)
+        except Exception:  # noqa: BLE001 - moto's project raises it
+            return original(self, projection_expressions)
+        attrs: dict[str, Any] = {}
+        for name in names:
+            value = self.attrs.get(name)
+            if value is not None and name not in attrs:
+                if value.type == "N":
+                    return original(self, projection_expressions)  # numbers come back normalized
+                attrs[name] = {value.type: value.value}
+        stats["projections_fast"] += 1
+        return Item(hash_key=self.hash_key, range_key=self.range_key, attrs=attrs)
+
+    return project
+
+
 def _take(table: Any, item_at: Callable[[int], Any], positions: range, after_block: range, limit: int | None,
           index_name: str | None) -> tuple[list[Any], int, dict[str, Any] | None]:
     """moto's Query loop (Table.query, after the ExclusiveStartKey) over the positions of the block
@@ -1436,17 +1513,18 @@ def _take(table: Any, item_at: Callable[[int], Any], positions: range, after_blo
     scanned_count = 0
     for position in positions:
         result = item_at(position)
+        size = _item_size(result)  # moto computes result.size() twice: the same value
         reached_length_limit = len(results) == limit
-        reached_size_limit = (result_size + result.size()) > RESULT_SIZE_LIMIT
+        reached_size_limit = (result_size + size) > RESULT_SIZE_LIMIT
         if reached_length_limit or reached_size_limit:
             return results, scanned_count, table._get_last_evaluated_key(results[-1], index_name)
         results.append(result)
-        result_size += result.size()
+        result_size += size
         scanned_count += 1
     if results:
         walk = after_block if result_size > _LAST_KEY_SIZE_ROOM else after_block[:1]
         for position in walk:
-            if len(results) == limit or (result_size + item_at(position).size()) > RESULT_SIZE_LIMIT:
+            if len(results) == limit or (result_size + _item_size(item_at(position))) > RESULT_SIZE_LIMIT:
                 return results, scanned_count, table._get_last_evaluated_key(results[-1], index_name)
     return results, scanned_count, None
 
@@ -1610,7 +1688,7 @@ def install(*, max_stream_records: int = DEFAULT_MAX_STREAM_RECORDS,
         (Item, "__init__"), (DomainDispatcherApplication, "get_backend_for_host"),
         (JSONParser, "_parse_json_body"), (BaseJSONSerializer, "_serialize_type_structure"),
         (BaseJSONSerializer, "_serialize_type_map"),
-        (dynamodb_responses, "dynamo_to_dict"), (StreamRecord, "__init__"),
+        (dynamodb_responses, "dynamo_to_dict"), (StreamRecord, "__init__"), (Item, "project"),
         (Table, "__init__"), (Table, "query"),
     ]
     # The class's own attribute (a classmethod object, not the bound method), or the inherited one.
@@ -1681,6 +1759,7 @@ def install(*, max_stream_records: int = DEFAULT_MAX_STREAM_RECORDS,
             BaseJSONSerializer._serialize_type_map),
         (Table, "__init__"): sorted_partition_table_init(Table.__init__),
         (StreamRecord, "__init__"): lean_stream_record_init,
+        (Item, "project"): fast_item_project(Item.project),
         (Table, "query"): fast_table_query(Table.query),
     }
     for (owner, name), replacement in replacements.items():
