@@ -1,12 +1,13 @@
-"""moto's DynamoDB made exact and bounded under concurrent clients, for `notifications dev`.
+"""moto's DynamoDB made exact, bounded and fast enough under concurrent clients, for `notifications dev`.
 
 Dev tooling only: `chalicelib/local/runtime.py` installs it in the process that runs the
 embedded moto server (and the tests import it); nothing Lambda runs imports it.
 
 Written against moto 5.2.5, the version pinned in pyproject.toml. `install()` refuses any
 other version, and refuses a moto whose patched (or relied-upon) functions' source differs
-from the one read here: after bumping moto, re-read those functions, adapt this module, then
-update `MOTO_VERSION` and `SOURCE_HASHES` (`python -m chalicelib.local.moto_engine` prints
+from the one read here (a few boto3 functions and botocore's AttributeValue shape, relied upon
+too, are checked the same way): after bumping moto, re-read those functions, adapt this module,
+then update `MOTO_VERSION` and `SOURCE_HASHES` (`python -m chalicelib.local.moto_engine` prints
 the current hashes).
 
 What it replaces, and why:
@@ -48,20 +49,23 @@ What it replaces, and why:
 
 5. Per-request work moto repeats for nothing (each replacement gives moto's answer, and hands
    anything outside what it handles to moto's own code): update and condition expressions parsed
-   once per distinct expression instead of two or three times per action; `Item.__init__` sums
-   attribute sizes once instead of re-summing them for each attribute (quadratic); a transaction's
-   conditions evaluated once instead of twice; simple updates (`SET a = :v`, `REMOVE a`,
+   once per distinct expression instead of two or three times per action; a transaction's
+   conditions evaluated once instead of twice; `Item.__init__` sums attribute sizes once instead
+   of re-summing them for each attribute (quadratic); simple updates (`SET a = :v`, `REMOVE a`,
    `ADD a :n` on top-level attributes) applied directly instead of through ten tree walks of
-   UpdateExpressionValidator (about 3 ms per counter update).
+   UpdateExpressionValidator (about 3 ms per counter update); stream records render only the
+   images their view type keeps; `Item.project` of plain names without boto3's round trip.
 
 6. The HTTP layer: the backend for a request's host looked up once per host instead of by listing
-   moto's package directory on every request; DynamoDB AttributeValues parsed from and serialized
-   to JSON directly instead of member by member through botocore's model and moto's attribute
-   pickers (a 500-item Query page cost about 0.9 s to serialize).
+   moto's package directory on every request; DynamoDB requests parsed by functions made once per
+   shape instead of a getattr dispatch per value; AttributeValues and `dynamo_to_dict` converted
+   without a dozen attribute-picker lookups per value (a 500-item Query page cost about 0.9 s to
+   serialize).
 
 7. Query: moto sorts every item of the table on each Query and deep-copies the page. A Query of
-   a table's keys reads the page from the partition's keys, kept sorted (`SortedPartition`), so it
-   costs the items it returns; a local-index Query reads only its partition.
+   a table's keys, or of a local index, reads the page from the partition's own order
+   (`SortedPartition`: its sort keys, and each local index's `LocalOrder`, kept up to date by
+   every write), so it costs the items it returns, not the table or the partition.
 
 Each of 5-7 is checked against unpatched moto by tests/unit/test_moto_engine.py (the same
 requests on both, every response, error, item and stream record compared).
@@ -925,16 +929,31 @@ class _Generic(Exception):
 
 
 _compiled_parsers: dict[tuple[str, str], Callable[[Any, Any], Any]] = {}
+_building: dict[tuple[str, str], Callable[[Any, Any], Any]] = {}
+_compiling = threading.Lock()  # requests are parsed before the engine's lock is taken
 
 
 def _compiled_parser(service: str, shape: Any) -> Callable[[Any, Any], Any]:
+    found = _compiled_parsers.get((service, shape.name))
+    if found is not None:
+        return found
+    with _compiling:  # compiled functions are published only once complete
+        try:
+            parser = _compile_parser(service, shape)
+            _compiled_parsers.update(_building)
+            return parser
+        finally:
+            _building.clear()
+
+
+def _compile_parser(service: str, shape: Any) -> Callable[[Any, Any], Any]:
     """A function (json value, parser) -> what moto's JSONParser._parse_shape returns for it,
     made once per shape: the handler moto's JSONParser has for the shape's type (see
     `_PARSE_HANDLERS`), without dispatching through getattr on every value."""
     from moto.core.parse import UNDEFINED
 
     key = (service, shape.name)
-    found = _compiled_parsers.get(key)
+    found = _compiled_parsers.get(key) or _building.get(key)
     if found is not None:
         return found
     box: list[Callable[[Any, Any], Any]] = []
@@ -942,14 +961,14 @@ def _compiled_parser(service: str, shape: Any) -> Callable[[Any, Any], Any]:
     def deferred(value: Any, parser: Any) -> Any:  # shapes refer to themselves (AttributeValue)
         return box[0](value, parser)
 
-    _compiled_parsers[key] = deferred
+    _building[key] = deferred
     kind = shape.type_name
     parse: Callable[[Any, Any], Any]
     if kind == "structure" and shape.is_document_type:
         def parse(value: Any, parser: Any) -> Any:
             return value
     elif kind == "structure":
-        members = [(name, member.serialization.get("name", name), _compiled_parser(service, member))
+        members = [(name, member.serialization.get("name", name), _compile_parser(service, member))
                    for name, member in shape.members.items()]
         by_json_name = {json_name: (name, member) for name, json_name, member in members}
         one_member = len(by_json_name) == len(members)  # each JSON name is one member's
@@ -972,13 +991,13 @@ def _compiled_parser(service: str, shape: Any) -> Callable[[Any, Any], Any]:
                     parsed[name] = member(raw, parser)
             return parsed
     elif kind == "list":
-        item_parser = _compiled_parser(service, shape.member)
+        item_parser = _compile_parser(service, shape.member)
 
         def parse(value: Any, parser: Any) -> Any:  # RequestParser._parse_list
             return [item_parser(item, parser) for item in value]
     elif kind == "map":
-        key_parser = _compiled_parser(service, shape.key)
-        value_parser = _compiled_parser(service, shape.value)
+        key_parser = _compile_parser(service, shape.key)
+        value_parser = _compile_parser(service, shape.value)
 
         def parse(value: Any, parser: Any) -> Any:  # RequestParser._parse_map
             parsed = parser.MAP_TYPE()
