@@ -32,6 +32,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 # BENCH_ROOT=/path/to/another/checkout measures that checkout's chalicelib (e.g. before a change).
 ROOT = Path(os.environ.get("BENCH_ROOT") or Path(__file__).resolve().parents[1])
@@ -87,6 +88,7 @@ def dump_profiles(path: str) -> None:
 # -- engine and data -----------------------------------------------------------------------------
 
 ENGINE = {"process": False}
+SERVER: dict[str, Any] = {}
 
 CHILD = """
 import sys
@@ -112,6 +114,11 @@ class ChildEngine:
         if not self.endpoint.startswith("http"):
             raise SystemExit("the engine process did not start")
 
+    def cpu(self) -> float:
+        """CPU seconds the engine process has used."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         self.process.stdin.close()  # type: ignore[union-attr]
         self.process.wait(30)
@@ -121,7 +128,7 @@ def start() -> object:
     from chalicelib.local.runtime import start_embedded_dynamodb
 
     if ENGINE["process"]:
-        server = ChildEngine()
+        server = SERVER["engine"] = ChildEngine()
         endpoint = server.endpoint
     else:
         server, endpoint = start_embedded_dynamodb()
@@ -241,20 +248,26 @@ def bench_write(args) -> None:
             filled = size
         rates: dict[int, float] = {}
         cpus: dict[int, float] = {}
+        engine_cpus: dict[int, float] = {}
         for t in threads:
             os.environ["FANOUT_PARALLELISM"] = str(t)
             sk = ids.new_ulid()
             users = [f"w{run:03d}-{i:06d}" for i in range(args.recipients)]
             run += 1
             items = inbox_items(users, sk)
+            engine_cpu = SERVER["engine"].cpu() if ENGINE["process"] else 0.0
             begin, cpu = time.perf_counter(), time.process_time()
             outcome = write_new(items)
             elapsed, cpu = time.perf_counter() - begin, time.process_time() - cpu
+            if ENGINE["process"]:
+                engine_cpus[t] = (SERVER["engine"].cpu() - engine_cpu) / len(users) * 1e6
             assert sum(outcome.values()) == len(users), "not every recipient was written"
             rates[t] = len(users) / elapsed
             cpus[t] = cpu / len(users) * 1e6
         print(f"  inbox/counters at {size:>7} items: "
-              + "  ".join(f"{t} thr {r:5.0f}/s ({cpus[t]:4.0f} us cpu)" for t, r in rates.items())
+              + "  ".join(f"{t} thr {r:5.0f}/s ({cpus[t]:4.0f} us cpu"
+                          + (f", engine {engine_cpus[t]:4.0f} us" if t in engine_cpus else "") + ")"
+                          for t, r in rates.items())
               + f"   best {max(rates.values()):.0f}/s", flush=True)
 
 

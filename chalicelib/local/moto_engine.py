@@ -593,6 +593,8 @@ def cached_condition_parser(parser_class: type, original_parse: Callable[[Any], 
     (moto stores some value lists by reference in items) cannot reach it."""
 
     def parse(self: Any) -> Any:
+        if not self.condition_expression:  # no condition: moto answers at once, with no parse
+            return original_parse(self)
         key = (self.condition_expression, _freeze(self.expression_attribute_names),
                _freeze(self.expression_attribute_values))
         hit = _conditions.get(key)
