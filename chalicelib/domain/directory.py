@@ -74,7 +74,7 @@ def _copy_api_flag(tenant: str, user: str, is_api: bool) -> None:
 
 def _membership_from(item: store.DirectoryItem) -> Membership:
     _, kind, owner_id = item.pk.split("#", 2)
-    return Membership(owner_kind=kind, owner_id=owner_id, user=item.sk[len(store.MEMBER_PREFIX):],
+    return Membership(owner_kind=kind, owner_id=owner_id, user=store.member_user(item),
                       role=item.role or "", banned=bool(item.banned), is_api_user=bool(item.is_api),
                       joined_at=int(item.joined or 0))
 
