@@ -40,9 +40,11 @@ from tests.integration.conftest import ddb_env, needs_local_process, scan_all, s
 FAULTS = {"seed": 20261202, "throttle": 0.2, "fail_before": 0.01, "fail_after": 0.02, "duplicate": 0.3,
           "replay": 0.15, "die_after_enqueue": 0.15, "sqs_duplicate": 0.3, "sqs_race": 0.3,
           "die_before_marker": 0.2, "dead_letter_chunks": [3]}
-# Members per drill; 10 actions per transaction on both (DynamoDB Local's own limit), so each has
-# hundreds of inbox commits for the commit faults to strike.
-ENGINES = {"dynamodb-local": 3000, "moto": 2000}
+# Members per drill, in chunks of CHUNK_SIZE; 10 actions per transaction on both (DynamoDB Local's
+# own limit), so each has hundreds of inbox commits for the commit faults to strike, and 20-30
+# chunks for the chunk and step faults.
+ENGINES = {"dynamodb-local": 1500, "moto": 1000}
+CHUNK_SIZE = 50
 
 
 def _engine_endpoints(log: str) -> tuple[str, str]:
@@ -60,7 +62,7 @@ def drill(request):
     env = {"TENANT_KEYS": os.environ["TENANT_KEYS"], "TABLE_PREFIX": prefix}
     if engine == "dynamodb-local":
         env = ddb_env(request.getfixturevalue("dynamodb_local"), prefix)
-    env.update({"NOTIFICATIONS_FAULTS": json.dumps(FAULTS), "FANOUT_CHUNK_SIZE": "100",
+    env.update({"NOTIFICATIONS_FAULTS": json.dumps(FAULTS), "FANOUT_CHUNK_SIZE": str(CHUNK_SIZE),
                 "FANOUT_CHUNKS_PER_STEP": "1", "WORK_QUEUE_MAX_RECEIVES": "4", "DYNAMODB_TRANSACTION_LIMIT": "10"})
     svc = start_service(env)
     svc.engine_name, svc.prefix, svc.members = engine, prefix, ENGINES[engine]
