@@ -57,8 +57,8 @@ def for_mode(mode: str) -> Config:
             run_budget_s=170)
     return Config(
         "full", **common, fanout_sizes={"moto": [1000, 10_000, 100_000], "local": [1000, 10_000, 100_000]},
-        fanout_trials=3, ceiling_items={"local": 2000, "moto": 300}, ceiling_threads=[1, 2, 4, 8],
-        fanout_budget_s={"local": 480, "moto": 360}, fairness_big=100_000, fairness_trials=3,
-        inbox_sizes=[1000, 10_000, 100_000], read_repeats=15, deep_page=25, markall_trials=3,
+        fanout_trials=3, ceiling_items={"local": 1000, "moto": 300}, ceiling_threads=[1, 2, 4, 8],
+        fanout_budget_s={"local": 720, "moto": 720}, fairness_big=100_000, fairness_trials=3,
+        inbox_sizes=[1000, 10_000, 100_000], read_repeats=15, deep_page=25, markall_trials=2,
         markall_sizes=[1000, 10_000, 100_000], inbox_budget_s=420, cost_members=1000, cost_inbox=1000,
         cold_start_repeats=10, fairness_budget_s=240)

@@ -450,6 +450,43 @@ def test_poller_goes_on_from_the_oldest_record_kept_after_a_trim(engine):
     assert len(seen) < 200  # the trimmed records were skipped, not invented
 
 
+def test_poller_runs_partition_keys_side_by_side_and_each_in_order(engine):
+    """As a mapping with ParallelizationFactor: a batch held on one partition key does not hold
+    another key's records back, and each key's records are handled in stream order."""
+    from chalicelib.local.poller import StreamPoller
+
+    ddb = engine()
+    create_tables(ddb)
+    seen: list[tuple[str, str]] = []
+    b_seen = threading.Event()
+
+    def handler(event):
+        for record in event["Records"]:
+            keys = record["dynamodb"]["Keys"]
+            if keys["pk"]["S"] == "a" and keys["sk"]["S"] == "0000":
+                assert b_seen.wait(20), "key b waited behind key a"
+            seen.append((keys["pk"]["S"], keys["sk"]["S"]))
+            if keys["pk"]["S"] == "b":
+                b_seen.set()
+        return {"batchItemFailures": []}
+
+    poller = StreamPoller("items", handler, endpoint=ddb.meta.endpoint_url, region=REGION, idle_sleep=0.02,
+                          batch_size=3).start()
+    try:
+        for n in range(6):
+            ddb.put_item(TableName="items", Item={"pk": {"S": "a"}, "sk": {"S": f"{n:04d}"}})
+        for n in range(4):
+            ddb.put_item(TableName="items", Item={"pk": {"S": "b"}, "sk": {"S": f"{n:04d}"}})
+        deadline = time.monotonic() + 30
+        while len(seen) < 10 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        poller.stop()
+    assert [sk for pk, sk in seen if pk == "a"] == [f"{n:04d}" for n in range(6)]
+    assert [sk for pk, sk in seen if pk == "b"] == [f"{n:04d}" for n in range(4)]
+    assert seen.index(("b", "0000")) < seen.index(("a", "0000"))
+
+
 # -- the same answers as moto: each fast path against unpatched moto on the same requests ----------
 #
 # A scenario is a function of a client factory that makes requests (drawn from a seeded random
