@@ -59,7 +59,7 @@ def fanout(r: dict) -> list[str]:
            "Members per second from `POST /v1/notifications` (an organization) until `GET /v1/broadcasts/{id}` says "
            "complete, against `notifications dev` over HTTP; then verified by counting (every member's counter "
            "total, and 20 inboxes by Query). Beside it, alternately in the same trials: the engine's exact-write "
-           "ceiling (`chalicelib.domain.delivery.write_new` alone, best of the thread counts), the plain "
+           "ceiling (`chalicelib.domain.delivery.write_copies` alone: the fan-out's conditional puts and counter ADDs in transactions, best of the thread counts), the plain "
            "BatchWriteItem ceiling (unconditional puts, 25 per request, no counters), and the peer "
            "(django-notifications-hq `notify.send` to a Group, SQLite). Ratios: median of the per-trial ratios.", ""]
     for engine, sizes in (r.get("fanout") or {}).items():
