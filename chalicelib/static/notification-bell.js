@@ -196,7 +196,8 @@
       try {
         wait = await bell.checkForChanges();
         failures = 0;
-      } catch {
+      } catch (error) {
+        console.warn("notification-bell: checking for changes failed:", error?.message || error);
         failures += 1;
         wait = Math.min(MAX_BACKOFF_SECONDS, bell.pollInterval * 2 ** failures);
       }
