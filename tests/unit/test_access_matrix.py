@@ -95,9 +95,11 @@ LOWLY = Who(VICTIM, "lowly")        # Subscriber in the community, Sharing User 
 ACME_SERVER = Who(OTHER)
 ACME_ALICE = Who(OTHER, "alice", ("admin", "Private"))  # same user id, other tenant, every role
 
-# Token defects: the right caller's own claims, each with one thing wrong.
+# Token defects: the right caller's own claims, each with one thing wrong. The idp-* ones are tokens of the
+# tenant's identity provider (TENANT_JWKS, served by tests/idp.py during this module): an unpublished key, another
+# audience, expired, or HS256 with the tenant's shared key under the provider's issuer (algorithm confusion).
 AUTH_FAILURES = ["no-token", "malformed", "expired", "wrong-signature", "alg-none", "rs256", "hs-key-as-rs256",
-                 "no-aud", "no-exp"]
+                 "no-aud", "no-exp", "idp-unknown-kid", "idp-wrong-audience", "idp-expired", "idp-hs256-tenant-key"]
 FIXED = {"other-tenant-server": ACME_SERVER, "other-tenant-user": ACME_ALICE, "same-tenant-other-user": BOB,
          "api-user": ROBOT, "banned-member": MALLORY}
 CALLERS = AUTH_FAILURES + list(FIXED) + ["role-too-low", "right-caller"]
@@ -142,11 +144,36 @@ def _rsa_private_pem() -> bytes:
     return _RSA["pem"]
 
 
+# The victim tenant's identity provider while this module runs (see the `world` fixture).
+IDP: dict[str, Any] = {}
+
+
+def idp_token(who: Who, defect: str | None = None) -> str:
+    """A token of the victim tenant's identity provider for `who` (a user), with `defect`."""
+    from tests.idp import rsa_key
+
+    provider = IDP["provider"]
+    user = who.user or "alice"
+    if defect == "idp-unknown-kid":
+        return provider.token(user, IDP.setdefault("stranger", rsa_key("unpublished")))
+    if defect == "idp-wrong-audience":
+        return provider.token(user, aud="another-app")
+    if defect == "idp-expired":
+        return provider.token(user, ttl=-120)
+    if defect == "idp-hs256-tenant-key":
+        claims = {**_claims(who), "iss": provider.issuer, "aud": provider.audience}
+        return jwt.encode(claims, _key(VICTIM), algorithm="HS256", headers={"kid": provider.keys[0].kid})
+    assert defect is None, defect
+    return provider.token(user)
+
+
 def token_for(who: Who, defect: str | None = None) -> str | None:
     """A bearer token for `who`, or that token with `defect`; None: send no Authorization."""
     if defect == "no-token" or (who.tenant is None and defect is None):
         return None
     who = who if who.tenant is not None else SERVER  # defects of an anonymous caller: a server token's
+    if defect and defect.startswith("idp-"):
+        return idp_token(who, defect)
     key = _key(who.tenant)
     if defect is None:
         return jwt.encode(_claims(who), key, algorithm="HS256")
@@ -334,8 +361,14 @@ def world():
     from chalice.test import Client
     from moto import mock_aws
 
+    from chalicelib.auth import jwks
+    from tests.idp import Provider, rsa_key
+
+    provider = IDP["provider"] = Provider([rsa_key()]).start()
+    jwks._clients.clear()
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("DYNAMODB_ENDPOINT", raising=False)
+        mp.setenv("TENANT_JWKS", json.dumps(provider.config(VICTIM)))
         with mock_aws():
             reset_process_caches()
             from chalicelib.store.bootstrap import ensure_tables
@@ -348,6 +381,8 @@ def world():
                 w.save()
                 yield w
     reset_process_caches()
+    provider.stop()
+    jwks._clients.clear()
 
 
 # ---- the rows ----------------------------------------------------------------------------------------
@@ -594,7 +629,7 @@ def _error_shape(surface: str, status: int, body: Any, defect: str | None, exp: 
         assert set(body) == {"D"} and set(body["D"]) == {"Success", "Code", "Message"}, body
         assert body["D"]["Success"] is False, body
         if status == 401:
-            assert body["D"]["Code"] == (1020 if defect == "expired" else 1000), body
+            assert body["D"]["Code"] == (1020 if defect in ("expired", "idp-expired") else 1000), body
         if exp.code is not None:
             assert body["D"]["Code"] == exp.code, body
     else:
@@ -693,13 +728,29 @@ def test_every_route_has_a_matrix_row():
 @pytest.mark.parametrize("caller", CALLERS)
 @pytest.mark.parametrize("route", ROUTE_KEYS, ids=[f"{m} {p}" for m, p in ROUTE_KEYS])
 def test_matrix(world: World, route: tuple[str, str], caller: str) -> None:
+    check_cell(world, route, caller)
+
+
+# Routes alice herself (no roles) may use: an identity provider's token for alice must do exactly what hers does.
+IDP_ROUTES = [k for k in ROUTE_KEYS if k in SPECS and SPECS[k].right == ALICE]
+
+
+@pytest.mark.parametrize("route", IDP_ROUTES, ids=[f"{m} {p}" for m, p in IDP_ROUTES])
+def test_an_identity_provider_token_acts_as_its_user(world: World, route: tuple[str, str]) -> None:
+    check_cell(world, route, "right-caller", token=idp_token(ALICE), counted=False)
+
+
+def check_cell(world: World, route: tuple[str, str], caller: str, token: str | None = None,
+               counted: bool = True) -> None:
+    """One cell: `caller` (or `token`, standing for that caller) on `route`, checked against its row
+    (`counted`: one of the matrix's own cells, in STATS)."""
     if route not in SPECS:
         pytest.fail(f"{route[0]} {route[1]} has no row in the access matrix (add it to SPECS)")
     spec = SPECS[route]
     exp = expectation(spec, caller)
     who = identity(spec, caller)
     defect = caller if caller in AUTH_FAILURES else None
-    token = token_for(who, defect)
+    token = token or token_for(who, defect)
     try:
         req = spec.build(world, who, exp)
         before = world.dump()
@@ -732,7 +783,7 @@ def test_matrix(world: World, route: tuple[str, str], caller: str) -> None:
             tenant = who.tenant or VICTIM
             foreign = sorted(k for k in changed if not k[1].startswith(f"{tenant}#"))
             assert not foreign, (label, "changed another tenant's data", foreign)
-        STATS["passed"] += 1
+        STATS["passed"] += counted
     finally:
         if world.dump() != world.canonical:
             world.restore()
