@@ -8,7 +8,7 @@ id (alice) and, for the user, every role (admin, Private).
 | caller | service (`/health`, `/openapi.json`, `/static/notification-bell.js`) | native `/v1` | ThreatConnect v2 (`ownerId` of a community) | Cord v1 | api3 | Spark |
 | --- | --- | --- | --- | --- | --- | --- |
 | no token | 200 | 401 `unauthorized` | 401 | 401 `missing_authorization_header` | 401 | 401, Code 1000 |
-| malformed; expired; wrong signature; `alg: none`; signed RS256; HMAC with the tenant key under an RS256 header; no `aud`; no `exp` | 200 | 401 `unauthorized` | 401 | 401 `invalid_access_token` | 401 | 401, Code 1000 (expired: 1020) |
+| malformed; expired; wrong signature; `alg: none`; signed RS256; HMAC with the tenant key under an RS256 header; no `aud`; no `exp`; the tenant's identity provider's token signed by an unpublished key, for another audience, expired, or HS256 with the tenant key under the provider's issuer | 200 | 401 `unauthorized` | 401 | 401 `invalid_access_token` | 401 | 401, Code 1000 (expired: 1020) |
 | other tenant's server token | 200 | ids 404; named user: 200/201 on its own tenant's user of that id; membership get/delete 404; member list/put, send: its own tenant (200/201/202) | 403 (no such owner in its tenant) | its own tenant: POST/GET/PUT 200; DELETE of our id 404 | LIST 200 (its own tenant only); GET, DELETE 404 | (`_apiuser`) its own user: 200/201; PUT of our id 404 |
 | other tenant's user token | 200 | ids 404; named user: 200 on its own data; membership get 404; server-only routes 403; community send 403 | 403 | 403 (server token only) | LIST 200 (its own tenant only); GET, DELETE 404 | its own inbox 200/201; PUT of our id 404 |
 | same tenant, other user | 200 | ids 404; named user 403; server-only 403; community send 403 (not a member); notification types 200 (tenant-wide) | 403 (not a member) | 403 | LIST 403; GET 404; DELETE 404 | its own inbox 200/201; PUT of our id 404 |
@@ -16,6 +16,9 @@ id (alice) and, for the user, every role (admin, Private).
 | banned member (Director, banned) | 200 | as the other user (community send 403) | 403 | 403 | as the other user | as the other user |
 | role too low | 200 | Subscriber / Sharing User: 403 (ids 404); the named user herself on server-only routes: 403 | Subscriber: 403 | a user token (alice herself): 403 | no `admin` role: LIST 403, GET 404 (even her own), DELETE of her own 200 | IDX: 403, Code 1500 |
 | right caller | 200 | 200 / 201 / 202 / 204 | 200 | 200 | 200 | 200 / 201 |
+
+An identity provider's token for alice (TENANT_JWKS) is checked as the right caller on every route whose
+right caller is alice herself.
 
 Right callers: native: alice for her inbox, ids, profile, settings, membership and broadcast (a
 Commenter of the community for the send), the tenant's server for profiles and memberships;
