@@ -177,10 +177,11 @@ _ORIGIN = re.compile(r"^(https?)://(\*\.)?([a-z0-9-]+(?:\.[a-z0-9-]+)*|\[[0-9a-f
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 
 
-def _cors_origins() -> tuple[str, ...]:
-    """CORS_ALLOWED_ORIGINS: a comma list of origins, lower-cased, default ports dropped."""
+def parse_cors_origins(raw: str | None) -> tuple[str, ...]:
+    """CORS_ALLOWED_ORIGINS: a comma list of origins, lower-cased, default ports dropped (infra/ checks the
+    stack's value with it at synth time)."""
     out = []
-    for entry in (os.environ.get("CORS_ALLOWED_ORIGINS") or "").split(","):
+    for entry in (raw or "").split(","):
         text = entry.strip().lower()
         if not text:
             continue
@@ -201,9 +202,8 @@ def _cors_origins() -> tuple[str, ...]:
 _PROVIDER_FIELDS = {"jwksUrl", "issuer", "audience", "userClaim"}
 
 
-def _tenant_jwks(own_issuer: str) -> dict[str, IdentityProvider]:
+def parse_tenant_jwks(raw: str | None, own_issuer: str = DEFAULT_ISSUER) -> dict[str, IdentityProvider]:
     """TENANT_JWKS: {"tenant": {"jwksUrl", "issuer", "audience", "userClaim"?}}, every field checked."""
-    raw = os.environ.get("TENANT_JWKS")
     if not raw or not raw.strip():
         return {}
     name = "TENANT_JWKS"
@@ -267,7 +267,7 @@ def get_settings() -> Settings:
         work_queue_url=_url("WORK_QUEUE_URL"),
         sqs_endpoint=_url("SQS_ENDPOINT"),
         work_queue_max_receives=env_int("WORK_QUEUE_MAX_RECEIVES", 5, minimum=1, maximum=1000),
-        cors_allowed_origins=_cors_origins(),
-        tenant_jwks=_tenant_jwks(issuer),
+        cors_allowed_origins=parse_cors_origins(os.environ.get("CORS_ALLOWED_ORIGINS")),
+        tenant_jwks=parse_tenant_jwks(os.environ.get("TENANT_JWKS"), issuer),
         poll_interval_seconds=env_int("POLL_INTERVAL_SECONDS", 30, minimum=1, maximum=3600),
     )
