@@ -239,6 +239,7 @@
       this._loaded = false; // the first page has been fetched
       this._stale = true; // something changed since the list was fetched
       this._loading = false;
+      this._refreshPending = false; // a refresh asked for while a page was loading
       this._error = false;
       this._open = false;
       this._uid = Math.random().toString(36).slice(2, 8);
@@ -397,44 +398,43 @@
       return this.pollInterval;
     }
 
-    /** Fetch the newest page; keep older pages already shown (cursors are positions, so they stay valid). */
-    async _refreshList() {
-      if (this._loading) return;
-      this._loading = true;
-      this._renderStatus();
-      try {
-        const r = await this._fetch(`${this._userPath()}?limit=${this.pageSize}`);
-        if (!r.ok) throw new Error(String(r.status));
-        const page = await r.json();
+    /** The newest page; older pages already shown are kept (cursors are positions, so they stay valid). */
+    _refreshList() {
+      return this._fetchPage(null, (page) => {
         const fresh = new Set(page.notifications.map((n) => n.id));
-        const older = this._items.filter((n) => !fresh.has(n.id));
         const lastFresh = page.notifications[page.notifications.length - 1];
-        const kept = lastFresh ? older.filter((n) => activity(n) < activity(lastFresh)) : [];
+        const kept = lastFresh ? this._items.filter((n) => !fresh.has(n.id) && activity(n) < activity(lastFresh)) : [];
         this._items = page.notifications.concat(kept);
         this._cursor = kept.length ? this._cursor : page.cursor;
         this._loaded = true;
         this._stale = false;
-        this._error = false;
-      } catch {
-        this._error = true;
-      } finally {
-        this._loading = false;
-      }
-      this._renderList();
-      this._maybeLoadMore();
+      });
     }
 
-    async _loadMore() {
-      if (this._loading || !this._cursor) return;
-      this._loading = true;
-      this._renderStatus();
-      try {
-        const r = await this._fetch(`${this._userPath()}?limit=${this.pageSize}&cursor=${encodeURIComponent(this._cursor)}`);
-        if (!r.ok) throw new Error(String(r.status));
-        const page = await r.json();
+    /** The page after the last one shown (when the list is scrolled to its end). */
+    _loadMore() {
+      if (!this._cursor) return Promise.resolve();
+      return this._fetchPage(this._cursor, (page) => {
         const known = new Set(this._items.map((n) => n.id));
         this._items = this._items.concat(page.notifications.filter((n) => !known.has(n.id)));
         this._cursor = page.cursor;
+      });
+    }
+
+    /** One page of the inbox (the newest, or after `cursor`) handed to `merge`; a failure shows Retry. One
+     * request at a time: a refresh asked for meanwhile runs right after. */
+    async _fetchPage(cursor, merge) {
+      if (this._loading) {
+        if (!cursor) this._refreshPending = true;
+        return;
+      }
+      this._loading = true;
+      this._renderStatus();
+      try {
+        const query = `?limit=${this.pageSize}` + (cursor ? `&cursor=${encodeURIComponent(cursor)}` : "");
+        const r = await this._fetch(this._userPath() + query);
+        if (!r.ok) throw new Error(String(r.status));
+        merge(await r.json());
         this._error = false;
       } catch {
         this._error = true;
@@ -442,6 +442,12 @@
         this._loading = false;
       }
       this._renderList();
+      if (this._refreshPending) {
+        this._refreshPending = false;
+        await this._refreshList();
+      } else {
+        this._maybeLoadMore();
+      }
     }
 
     _maybeLoadMore() {
