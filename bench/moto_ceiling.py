@@ -1,14 +1,15 @@
 """The default dev engine's ceilings: the embedded moto server (started exactly as `make dev` does,
 `chalicelib.local.runtime.start_embedded_dynamodb()`, shim installed) with the tables from
 `chalicelib.store.bootstrap.ensure_tables()`, driven over HTTP from this process, as `make dev`
-drives it (its API, poller and engine share one process and one GIL).
+drives it (`--engine process`, the default: the engine in a child process of its own), or with
+the engine in this process, sharing one GIL with the API, poller and writers (`--engine embedded`,
+what `make dev` did before chalicelib/local/moto_process.py).
 
     python bench/moto_ceiling.py write  [--sizes 0,10000,100000] [--recipients 2000] [--threads 1,2,4,8]
     python bench/moto_ceiling.py query  [--partitions 1000,10000,100000]
     python bench/moto_ceiling.py fanout [--members 1000,10000]
     ... [--profile out.pstats]   (cProfile of every thread, server and client, merged)
-    ... [--engine process]       (the same engine in a child process of its own: what `make dev`
-                                  would get from running it apart from the API, poller and writers)
+    ... [--engine embedded]      (the engine in this process instead of `make dev`'s child process)
 
 write:  `delivery.write_new` alone (conditional Put + counter ADD per recipient, 50 per
         TransactWriteItems) for --recipients new recipients, at each thread count
@@ -90,48 +91,21 @@ def dump_profiles(path: str) -> None:
 ENGINE = {"process": False}
 SERVER: dict[str, Any] = {}
 
-CHILD = """
-import sys
-sys.path.insert(0, {root!r})
-from chalicelib.logs import configure_logging
-configure_logging()
-from chalicelib.local.runtime import start_embedded_dynamodb
-server, endpoint = start_embedded_dynamodb()
-print(endpoint, flush=True)
-sys.stdin.read()
-"""
-
-
-class ChildEngine:
-    """start_embedded_dynamodb() run in a child process; stop() ends it."""
-
-    def __init__(self) -> None:
-        import subprocess
-
-        self.process = subprocess.Popen([sys.executable, "-c", CHILD.format(root=str(ROOT))], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, text=True, env=dict(os.environ, LOG_LEVEL="WARNING"))
-        self.endpoint = self.process.stdout.readline().strip()  # type: ignore[union-attr]
-        if not self.endpoint.startswith("http"):
-            raise SystemExit("the engine process did not start")
-
-    def cpu(self) -> float:
-        """CPU seconds the engine process has used."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def stop(self) -> None:
-        self.process.stdin.close()  # type: ignore[union-attr]
-        self.process.wait(30)
+def engine_cpu() -> float:
+    """CPU seconds the engine's child process has used."""
+    pid = SERVER["engine"].process.pid
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def start() -> object:
-    from chalicelib.local.runtime import start_embedded_dynamodb
+    from chalicelib.local.runtime import start_embedded_dynamodb, start_moto_in_process
 
     if ENGINE["process"]:
-        server = SERVER["engine"] = ChildEngine()
-        endpoint = server.endpoint
-    else:
         server, endpoint = start_embedded_dynamodb()
+        SERVER["engine"] = server
+    else:
+        server, endpoint = start_moto_in_process()
     os.environ["DYNAMODB_ENDPOINT"] = endpoint
     from chalicelib.store.bootstrap import ensure_tables
 
@@ -234,13 +208,13 @@ def cache_settings() -> None:
 
 def bench_write(args) -> None:
     from chalicelib import ids
-    from chalicelib.domain.delivery import write_new
+    from chalicelib.domain.delivery import write_copies
 
     sizes = [int(s) for s in args.sizes.split(",")]
     threads = [int(t) for t in args.threads.split(",")]
     filled = 0
     run = 0
-    print(f"write_new of {args.recipients} new recipients (50 per transaction) over HTTP; rate by thread count "
+    print(f"write_copies (the fan-out's writes) of {args.recipients} new recipients (50 per transaction) over HTTP; rate by thread count "
           "(process CPU time per recipient: client and server share this process, as in `make dev`)")
     for size in sizes:
         if size > filled:
@@ -254,13 +228,13 @@ def bench_write(args) -> None:
             sk = ids.new_ulid()
             users = [f"w{run:03d}-{i:06d}" for i in range(args.recipients)]
             run += 1
-            items = inbox_items(users, sk)
-            engine_cpu = SERVER["engine"].cpu() if ENGINE["process"] else 0.0
+            template = inbox_items(users[:1], sk)[0]
+            cpu_before = engine_cpu() if ENGINE["process"] else 0.0
             begin, cpu = time.perf_counter(), time.process_time()
-            outcome = write_new(items)
+            outcome = write_copies(template, TENANT, users)
             elapsed, cpu = time.perf_counter() - begin, time.process_time() - cpu
             if ENGINE["process"]:
-                engine_cpus[t] = (SERVER["engine"].cpu() - engine_cpu) / len(users) * 1e6
+                engine_cpus[t] = (engine_cpu() - cpu_before) / len(users) * 1e6
             assert sum(outcome.values()) == len(users), "not every recipient was written"
             rates[t] = len(users) / elapsed
             cpus[t] = cpu / len(users) * 1e6
@@ -335,6 +309,7 @@ def bench_fanout(args) -> None:
                 org = f"e2e{run}-{n}"
                 fill_members(org, n)
                 begin, cpu = time.perf_counter(), time.process_time()
+                engine_before = engine_cpu() if ENGINE["process"] else 0.0
                 r = c.http.post("/v1/notifications", headers=headers,
                                 body=json.dumps({"organization": org, "type": "Bench", "message": "m"}))
                 assert r.status_code == 202, r.body
@@ -348,8 +323,10 @@ def bench_fanout(args) -> None:
                 assert status["status"] == "complete" and status["delivered"] == n, status
                 if run == 0:
                     continue
+                engine = (f", engine {(engine_cpu() - engine_before) / n * 1e6:.0f} us cpu/member"
+                          if ENGINE["process"] else "")
                 print(f"  {n:>6} members: {elapsed:6.2f} s = {n / elapsed:5.0f} members/s, "
-                      f"{elapsed / n * 1e6:6.0f} us/member ({cpu / n * 1e6:.0f} us cpu/member)", flush=True)
+                      f"{elapsed / n * 1e6:6.0f} us/member ({cpu / n * 1e6:.0f} us cpu/member{engine})", flush=True)
     finally:
         workers.stop()
         poller.stop()
@@ -367,7 +344,7 @@ def main() -> int:
     parser.add_argument("--what-if-settings-cached", action="store_true",
                         help="not the service as it is: reuse one Settings object (the client side builds one from "
                              "the environment about 12 times per recipient) to show what that costs")
-    parser.add_argument("--engine", choices=["embedded", "process"], default="embedded",
+    parser.add_argument("--engine", choices=["embedded", "process"], default="process",
                         help="embedded: in this process, as `make dev` runs it; process: in a child process")
     args = parser.parse_args()
     from chalicelib.logs import configure_logging

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -94,9 +95,21 @@ TABLE_PREFIX_CHARS = re.compile(r"^[A-Za-z0-9_.-]*$")
 LONGEST_TABLE_KIND = max(len(kind) for kind in TABLE_KINDS)
 
 
+_recorder = threading.local()  # the variables a build of the settings read, and their values
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    """os.environ.get, noting what was read so a cached Settings knows when it is stale."""
+    value = os.environ.get(name)
+    seen = getattr(_recorder, "seen", None)
+    if seen is not None:
+        seen[name] = value
+    return default if value is None else value
+
+
 def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
     """An integer environment variable (unset or empty: the default), within its bounds."""
-    raw = os.environ.get(name)
+    raw = _env(name)
     if raw is None or not raw.strip():
         return default
     if not re.fullmatch(r"\s*[+-]?[0-9]+\s*", raw):
@@ -120,7 +133,7 @@ def _json_kind(value: object) -> str:
 
 
 def _tenant_keys() -> dict[str, str]:
-    raw = os.environ.get("TENANT_KEYS")
+    raw = _env("TENANT_KEYS")
     if raw:
         try:
             keys = json.loads(raw)
@@ -142,13 +155,13 @@ def _tenant_keys() -> dict[str, str]:
             if not key.strip():
                 raise SettingsError("TENANT_KEYS", f"gives tenant {tenant!r} an empty signing key")
         return dict(keys)
-    if os.environ.get("ALLOW_DEV_KEYS", "true").lower() == "true":
+    if _env("ALLOW_DEV_KEYS", "true").lower() == "true":
         return {DEV_TENANT: DEV_SIGNING_KEY}
     return {}
 
 
 def _table_prefix() -> str:
-    prefix = os.environ.get("TABLE_PREFIX", "notifications-dev")
+    prefix = _env("TABLE_PREFIX", "notifications-dev")
     if not TABLE_PREFIX_CHARS.match(prefix):
         raise SettingsError("TABLE_PREFIX", f"may hold only letters, digits, '_', '-' and '.', not {prefix!r}")
     if len(prefix) + 1 + LONGEST_TABLE_KIND > 255:
@@ -158,7 +171,7 @@ def _table_prefix() -> str:
 
 
 def _url(name: str) -> str | None:
-    raw = os.environ.get(name) or None
+    raw = _env(name) or None
     if raw is None:
         return None
     parsed = urlsplit(raw)
@@ -248,15 +261,37 @@ def parse_tenant_jwks(raw: str | None, own_issuer: str = DEFAULT_ISSUER) -> dict
     return providers
 
 
+_cached: tuple[tuple[str, ...], tuple[str | None, ...], Settings] | None = None
+
+
 def get_settings() -> Settings:
-    """The current settings. Raises SettingsError (naming the variable) on an unusable value."""
-    issuer = os.environ.get("TOKEN_ISSUER", DEFAULT_ISSUER)
+    """The current settings. Raises SettingsError (naming the variable) on an unusable value.
+
+    Built again only when a variable it read has changed (the fan-out asks ~12 times per
+    recipient; parsing TENANT_KEYS each time showed in its profile), so tests, `chalice local`
+    and Lambda still see the environment of the moment."""
+    global _cached
+    cached = _cached
+    if cached is not None and tuple(map(os.environ.get, cached[0])) == cached[1]:
+        return cached[2]
+    _recorder.seen = {}
+    try:
+        settings = _build()
+        seen = _recorder.seen
+    finally:
+        _recorder.seen = None
+    _cached = (tuple(seen), tuple(seen.values()), settings)
+    return settings
+
+
+def _build() -> Settings:
+    issuer = _env("TOKEN_ISSUER", DEFAULT_ISSUER)
     return Settings(
         table_prefix=_table_prefix(),
-        region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        region=_env("AWS_REGION") or _env("AWS_DEFAULT_REGION") or "us-east-1",
         dynamodb_endpoint=_url("DYNAMODB_ENDPOINT"),
         issuer=issuer,
-        audience=os.environ.get("TOKEN_AUDIENCE", DEFAULT_AUDIENCE),
+        audience=_env("TOKEN_AUDIENCE", DEFAULT_AUDIENCE),
         tenant_keys=_tenant_keys(),
         fanout_chunk_size=env_int("FANOUT_CHUNK_SIZE", 500, minimum=1),
         inline_read_all_limit=env_int("INLINE_READ_ALL_LIMIT", 200, minimum=0),
@@ -267,7 +302,7 @@ def get_settings() -> Settings:
         work_queue_url=_url("WORK_QUEUE_URL"),
         sqs_endpoint=_url("SQS_ENDPOINT"),
         work_queue_max_receives=env_int("WORK_QUEUE_MAX_RECEIVES", 5, minimum=1, maximum=1000),
-        cors_allowed_origins=parse_cors_origins(os.environ.get("CORS_ALLOWED_ORIGINS")),
-        tenant_jwks=parse_tenant_jwks(os.environ.get("TENANT_JWKS"), issuer),
+        cors_allowed_origins=parse_cors_origins(_env("CORS_ALLOWED_ORIGINS")),
+        tenant_jwks=parse_tenant_jwks(_env("TENANT_JWKS"), issuer),
         poll_interval_seconds=env_int("POLL_INTERVAL_SECONDS", 30, minimum=1, maximum=3600),
     )

@@ -159,36 +159,38 @@ def inbox_counts(tenant: str, users: list[str]) -> dict[str, int]:
 
 def _ceiling_items(count: int):
     """Inbox copies of one broadcast for `count` fresh users, shaped as the fan-out writes them
-    (the body stored once and referenced)."""
+    (the body stored once and referenced): the template item and the users."""
     global _serial
     from chalicelib import ids
     from chalicelib.domain.sending import build_item
 
     _serial += 1
     sk = ids.new_ulid()
-    content = _content()
-    return [build_item("ceiling", f"c{os.getpid()}-{_serial}-{i:06d}", sk, content, ref=f"ceiling#msg|{sk}",
-                       broadcast="bench") for i in range(count)]
+    users = [f"c{os.getpid()}-{_serial}-{i:06d}" for i in range(count)]
+    return build_item("ceiling", users[0], sk, _content(), ref=f"ceiling#msg|{sk}", broadcast="bench"), users
 
 
 def write_new_seconds(count: int, threads: int) -> float:
-    """`chalicelib.domain.delivery.write_new` alone (conditional put + counter ADD per recipient, in
-    transactions) for `count` recipients with FANOUT_PARALLELISM=threads. Returns seconds."""
-    from chalicelib.domain.delivery import write_new
+    """The fan-out's exact writes alone (`chalicelib.domain.delivery.write_copies`: conditional put +
+    counter ADD per recipient, in transactions) for `count` recipients with
+    FANOUT_PARALLELISM=threads. Returns seconds."""
+    from chalicelib.domain.delivery import write_copies
 
     os.environ["FANOUT_PARALLELISM"] = str(threads)
-    items = _ceiling_items(count)
+    template, users = _ceiling_items(count)
     start = time.perf_counter()
-    outcome = write_new(items)
+    outcome = write_copies(template, "ceiling", users)
     seconds = time.perf_counter() - start
-    assert sum(outcome.values()) == count, f"write_new wrote {sum(outcome.values())} of {count}"
+    assert sum(outcome.values()) == count, f"write_copies wrote {sum(outcome.values())} of {count}"
     return seconds
 
 
 def batch_write_seconds(count: int, threads: int) -> float:
     """Plain unconditional BatchWriteItem (25 per request) of the same items, no counters."""
-    items = [item.serialize() for item in _ceiling_items(count)]
-    return batch_put(table("inbox"), items, threads)
+    from chalicelib.store.inbox import copies
+
+    template, users = _ceiling_items(count)
+    return batch_put(table("inbox"), copies(template, "ceiling", users), threads)
 
 
 def dynamodb_size(value: dict[str, Any]) -> int:

@@ -159,6 +159,23 @@ def inbox(r: dict) -> list[str]:
         [f"Skipped: {i['skipped']}", ""] if i.get("skipped") else [])
 
 
+def fixed_cost(c: dict) -> list[str]:
+    """Fan-out cost split into the broadcast's fixed part and the marginal recipient's, and what a
+    recipient costs at 10k and 1M members."""
+    fixed, at = c.get("fixed_per_broadcast"), c.get("per_recipient_at")
+    if not fixed or not at:
+        return []
+    rows = [[label.replace("_", " "), num(fixed[label]["write_units"], 1), num(fixed[label]["read_units"], 1)]
+            + [f"{at[label][n]['write_units']:.3f} / {at[label][n]['read_units']:.3f}" for n in sorted(at[label], key=int)]
+            for label in fixed]
+    sizes = sorted(next(iter(at.values())), key=int)
+    return [f"Fan-out measured at {num(c.get('cost_members_small'))} and {num(c['members'])} members: the "
+            "difference is the marginal recipient (its chunk's share included, rows '… marginal' above), the rest "
+            "the broadcast's fixed cost (its item, job and body, written once). Per recipient at larger audiences "
+            "(WCU / RCU):", ""] + table(["message", "fixed WCU", "fixed RCU"] + [f"at {num(int(n))}" for n in sizes],
+                                       rows)
+
+
 def cost(r: dict) -> list[str]:
     c = r.get("cost")
     if not c:
@@ -190,7 +207,8 @@ def cost(r: dict) -> list[str]:
             f"{num(c.get('mark_all_items'))}; the others per call.", ""] + table(
         ["operation", "RCU", "WCU", "WCU (engine)", "requests", "ideal RCU", "ideal WCU"], rows) + [
         "WCU (reads: RCU) by table and index:", ""] + table(["operation", "table / index units"], targets) + [
-        f"Stored item sizes (DynamoDB's rules): {c['stored_item_bytes']}.", "",
+        f"Stored item sizes (DynamoDB's rules): {c['stored_item_bytes']}.", ""] + fixed_cost(c) + [
+
         "**The ideal minimum and why** (what the agreed design cannot go below; 1 WCU per KB written, 2 in a "
         "transaction; 1 RCU per 4 KB read consistently, 0.5 eventually):", ""] + why + [
         "", "The gap between WCU and the ideal is index entries and consistency: every inbox copy is also written "

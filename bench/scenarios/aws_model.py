@@ -78,7 +78,8 @@ def _settings() -> dict[str, Any]:
 def _wcu_per_recipient(cost: dict[str, Any] | None) -> tuple[dict[str, float], str]:
     """Write units per fan-out recipient, per throughput pool (a table with its LSIs, or a GSI),
     from the cost scenario (rescaled to DynamoDB's documented transactional charge)."""
-    fan = (cost or {}).get("measured", {}).get("fanout_recipient_200B")
+    measured = (cost or {}).get("measured", {})
+    fan = measured.get("fanout_recipient_200B_marginal") or measured.get("fanout_recipient_200B")
     if not fan or not fan.get("write_units"):
         return {"inbox": 4.0, "inbox:by_tenant": 1.0, "counters": 2.0}, "assumed (no cost measurement)"
     pools: dict[str, float] = {}
@@ -88,7 +89,7 @@ def _wcu_per_recipient(cost: dict[str, Any] | None) -> tuple[dict[str, float], s
         pool = target if is_gsi else table
         pools[pool] = pools.get(pool, 0.0) + units
     return ({k: round(v, 3) for k, v in pools.items() if v > 0},
-            "measured: cost scenario, fan-out of a 200 B message, per recipient (documented rules)")
+            "measured: cost scenario, fan-out of a 200 B message, marginal per recipient (documented rules)")
 
 
 def simulate(members: int, *, chunk: int, per_step: int, max_conc: int, chunk_s: float, step_s: float,

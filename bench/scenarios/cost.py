@@ -42,7 +42,7 @@ def _ideal(sizes: dict[str, int], members: int, chunk: int) -> dict[str, dict[st
     exact = 2 * w(item) + 2 * w(counter)  # conditional put + counter update, one transaction (2x each)
     unread_index = w(item)  # the sparse unread index entry the unread listing needs
     page_bytes = 20 * item
-    return {
+    ideal = {
         "send_to_one": {"write_units": exact + unread_index, "read_units": 0.5,
                         "why": "one transaction: the conditional put of a <=1 KB item (2 WCU) and the counter "
                                "ADD (2 WCU), plus its entry in the unread index (1 WCU); reading the "
@@ -72,6 +72,9 @@ def _ideal(sizes: dict[str, int], members: int, chunk: int) -> dict[str, dict[st
                                           "entry (1 WCU), with the counter update shared by a transaction's "
                                           "items; reading the unread index page by page"},
     }
+    for label in ("fanout_recipient_200B", "fanout_recipient_60KB"):
+        ideal[f"{label}_marginal"] = dict(ideal[label], why="the same, without the broadcast's fixed cost")
+    return ideal
 
 
 def run(ctx: Context) -> dict[str, Any]:
@@ -84,6 +87,8 @@ def run(ctx: Context) -> dict[str, Any]:
     def measure(fn) -> tuple[Usage, Any]:
         return _measure(ctx, fn, keys)
     ctx.engine.call("seed_members", tenant=TENANT, owner="cost-org", user_prefix="cost", count=members)
+    ctx.engine.call("seed_members", tenant=TENANT, owner="cost-org-small", user_prefix="cost-small",
+                    count=max(1, members // 10))
     reader_size = max(cfg.cost_inbox, 25)  # the page read takes 20
     ctx.engine.call("seed_inbox", tenant=TENANT, user="cost-reader", count=reader_size)
     ctx.engine.call("seed_inbox", tenant=TENANT, user="cost-markall", count=reader_size)
@@ -108,16 +113,34 @@ def run(ctx: Context) -> dict[str, Any]:
             for i in range(sends)])
         per("send_to_one", usage, sends)
 
+        # Two audiences per message size: the difference is the marginal cost of a recipient (chunks
+        # included), the rest the broadcast's fixed cost (its item, job, body), which a large
+        # audience spreads to nothing.
+        small = max(1, members // 10)
         for label, message in (("fanout_recipient_200B", "m" * 200),
                                ("fanout_recipient_60KB", "m" * cfg.cost_big_message_bytes)):
-            def fan() -> int:
-                start = time.perf_counter()
-                bid, _ = svc.broadcast(tok, "cost-org", message)
-                status, _, polls = svc.wait_done(tok, bid, start)
-                assert status["status"] == "complete", status
-                return polls
-            usage, polls = measure(fan)
-            per(label, usage.minus(poll, polls / poll_calls), members)
+            usages = {}
+            for org, count in (("cost-org-small", small), ("cost-org", members)):
+                def fan() -> int:
+                    start = time.perf_counter()
+                    bid, _ = svc.broadcast(tok, org, message)
+                    status, _, polls = svc.wait_done(tok, bid, start)
+                    assert status["status"] == "complete", status
+                    return polls
+                usage, polls = measure(fan)
+                usages[count] = usage.minus(poll, polls / poll_calls)
+            per(label, usages[members], members)
+            marginal = usages[members].minus(usages[small], 1)
+            per(f"{label}_marginal", marginal, members - small)
+            m = out["measured"][f"{label}_marginal"]
+            whole = usages[small].per(1)
+            out.setdefault("fixed_per_broadcast", {})[label] = {
+                "read_units": round(whole["read_units"] - m["read_units"] * small, 2),
+                "write_units": round(whole["write_units"] - m["write_units"] * small, 2)}
+            out.setdefault("per_recipient_at", {})[label] = {
+                str(n): {k: round(m[k] + out["fixed_per_broadcast"][label][k] / n, 3)
+                         for k in ("read_units", "write_units")} for n in (10_000, 1_000_000)}
+        out["cost_members_small"] = small
 
         calls = 3
         usage, pages = measure(lambda: [svc.request("GET", "/v1/users/me/notifications?limit=20", reader).json()

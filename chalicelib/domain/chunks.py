@@ -3,7 +3,7 @@
 A chunk message names a broadcast and a key range of its audience. The writer reads the
 range consistently, applies the eligibility rules (members at send time, not banned, not
 API users, settings that allow the type and priority), writes each notification with its
-counter in one transaction (`delivery.write_new`: conditional on a deterministic key, so a
+counter in one transaction (`delivery.write_copies`: conditional on a deterministic key, so a
 redelivered message writes nothing twice), then marks the chunk done and adds its counts to
 the broadcast's progress in one conditional transaction (so they count once). The writer
 that completes the last chunk completes the broadcast.
@@ -20,7 +20,7 @@ from typing import Any
 
 from chalicelib import ids
 from chalicelib.domain import directory
-from chalicelib.domain.delivery import write_new
+from chalicelib.domain.delivery import write_copies
 from chalicelib.domain.inbox import body, mark_unread_before
 from chalicelib.domain.model import Content
 from chalicelib.domain.sending import build_item
@@ -90,7 +90,8 @@ def deliver_chunk(message: dict[str, Any]) -> str:
     tenant = message["tenant"]
     if plan["users"]:
         bid = ids.broadcast_id(f"{message['ownerKind']}#{message['ownerId']}", sk)
-        write_new(build_item(tenant, u, sk, content, ref=message["ref"], broadcast=bid) for u in plan["users"])
+        users = plan["users"]
+        write_copies(build_item(tenant, users[0], sk, content, ref=message["ref"], broadcast=bid), tenant, users)
     counts = {"eligible": int(plan["eligible"]), "delivered": len(plan["users"]), "skipped": int(plan["skipped"])}
     recorded = store.record_chunk(pk, sk, index, counts, time.time())
     settle(pk, sk)

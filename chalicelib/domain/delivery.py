@@ -14,15 +14,13 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
-from typing import Iterable
+from typing import Any, Iterable
 
 from pynamodb.exceptions import TransactWriteError
-from pynamodb.transactions import TransactWrite
 
 from chalicelib.settings import get_settings
-from chalicelib.store.base import (adapt_transaction_limit, connection, failed_conditions, transaction_limit,
-                                    with_backoff)
-from chalicelib.store.counters import Counter
+from chalicelib.store import inbox as inbox_store
+from chalicelib.store.base import adapt_transaction_limit, failed_conditions, transaction_limit, with_backoff
 from chalicelib.store.inbox import InboxItem
 
 log = logging.getLogger(__name__)
@@ -32,16 +30,21 @@ def ttl_datetime(epoch_seconds: int | None) -> datetime | None:
 
 
 def write_new(items: Iterable[InboxItem]) -> dict[str, bool]:
-    """Write each item unless it exists. Returns pk -> True (written now) / False (was there).
+    """Write each item unless it exists. Returns pk -> True (written now) / False (was there)."""
+    return _write_serialized([item.serialize() for item in items])
 
-    Transactions touch disjoint recipients, so they run concurrently (FANOUT_PARALLELISM)."""
+
+def write_copies(item: InboxItem, tenant: str, users: Iterable[str]) -> dict[str, bool]:
+    """`write_new` of one notification's copies, one per user (a broadcast chunk, a send to many):
+    the item is serialized once and readdressed."""
+    return _write_serialized(inbox_store.copies(item, tenant, users))
+
+
+def _write_serialized(raw_items: list[dict[str, Any]]) -> dict[str, bool]:
+    """Transactions touch disjoint recipients, so they run concurrently (FANOUT_PARALLELISM)."""
     settings = get_settings()
     per_transaction = transaction_limit() // 2  # a put and a counter update each
-    batches: list[list[InboxItem]] = []
-    for item in items:
-        if not batches or len(batches[-1]) == per_transaction:
-            batches.append([])
-        batches[-1].append(item)
+    batches = [raw_items[start:start + per_transaction] for start in range(0, len(raw_items), per_transaction)]
     outcome: dict[str, bool] = {}
     workers = min(settings.fanout_parallelism, len(batches))
     if workers <= 1:
@@ -55,7 +58,7 @@ def write_new(items: Iterable[InboxItem]) -> dict[str, bool]:
     return outcome
 
 
-def _write_batch(items: list[InboxItem]) -> dict[str, bool]:
+def _write_batch(items: list[dict[str, Any]]) -> dict[str, bool]:
     outcome: dict[str, bool] = {}
     pending = list(items)
     while pending:
@@ -67,21 +70,19 @@ def _write_batch(items: list[InboxItem]) -> dict[str, bool]:
                 for start in range(0, len(pending), per_transaction):
                     outcome.update(_write_batch(pending[start:start + per_transaction]))
                 return outcome
-            exists = {i // 2 for i in failed_conditions(exc)}  # two actions per item
+            exists = {i // 2 for i in failed_conditions(exc)}  # item i is actions 2i (put) and 2i + 1
             if not exists:
                 raise
             for index in sorted(exists):
-                outcome[pending[index].pk] = False
+                outcome[inbox_store.raw_key(pending[index])] = False
             pending = [item for index, item in enumerate(pending) if index not in exists]
             continue
         for item in pending:
-            outcome[item.pk] = True
+            outcome[inbox_store.raw_key(item)] = True
         pending = []
     return outcome
 
 
-def _commit(items: list[InboxItem]) -> None:
-    with TransactWrite(connection=connection()) as tx:
-        for item in items:
-            tx.save(item, condition=InboxItem.sk.does_not_exist())
-            tx.update(Counter(item.pk), actions=[Counter.unread.add(1), Counter.total.add(1), Counter.version.add(1)])
+def _commit(raw_items: list[dict[str, Any]]) -> None:
+    """One transaction of puts and counter updates (a seam the fault drill wraps from outside)."""
+    inbox_store.put_new_counted(raw_items)

@@ -8,7 +8,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib import ids
 from chalicelib.domain import directory, rules
-from chalicelib.domain.delivery import ttl_datetime, write_new
+from chalicelib.domain.delivery import ttl_datetime, write_copies
 from chalicelib.domain.errors import Forbidden, InvalidInput, TooLarge
 from chalicelib.domain.markdown import render_html
 from chalicelib.domain.model import Audience, Content, SendResult
@@ -116,8 +116,8 @@ def _send_direct(caller: Caller, recipients: list[str], content: Content, sk: st
         if content.group_key and _aggregate(caller.tenant, recipient, content, sk, result):
             continue
         plain.append(recipient)
-    items = [build_item(caller.tenant, r, sk, content, ref=ref) for r in plain]
-    write_new(items)
+    if plain:
+        write_copies(build_item(caller.tenant, plain[0], sk, content, ref=ref), caller.tenant, plain)
     for recipient in plain:
         result.ids[recipient] = ids.notification_id(recipient, sk)
         if content.group_key:

@@ -60,6 +60,21 @@ def _fake_credentials() -> None:
 
 
 def start_embedded_dynamodb() -> tuple[Any, str]:
+    """moto's server with the shim, in a child process (chalicelib/local/moto_process.py says why)."""
+    from chalicelib.local import moto_process
+
+    try:
+        engine = moto_process.start()
+    except RuntimeError as exc:
+        raise StartupError(f"the embedded DynamoDB (moto) cannot start: {exc}") from None
+    import atexit
+
+    atexit.register(engine.stop)
+    return engine, engine.endpoint
+
+
+def start_moto_in_process() -> tuple[Any, str]:
+    """moto's server with the shim in this process (for measuring what the child process buys)."""
     from moto.server import ThreadedMotoServer
 
     from chalicelib.local import moto_engine

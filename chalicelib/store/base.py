@@ -49,6 +49,7 @@ def lazy_meta(kind: str) -> type:
     class Meta(metaclass=_LazyMetaType):
         billing_mode = "PAY_PER_REQUEST"
         max_retry_attempts = 8
+        max_pool_connections = 64  # a writer's FANOUT_PARALLELISM threads, several writers locally
 
     Meta.table_kind = kind  # type: ignore[attr-defined]
     return Meta
@@ -61,10 +62,14 @@ class BaseModel(Model):
 
     @classmethod
     def _get_connection(cls):  # type: ignore[override]
-        fingerprint = (cls.Meta.table_name, cls.Meta.host, cls.Meta.region)
-        if cls._conn_fingerprint != fingerprint:
-            cls._connection = None
-            cls._conn_fingerprint = fingerprint
+        # PynamoDB asks for the connection twice per item it saves, and its own check reads the
+        # table name three times: one settings lookup instead (it showed in the fan-out's profile).
+        settings = get_settings()
+        fingerprint = (settings.table_name(cls.Meta.table_kind), settings.dynamodb_endpoint, settings.region)
+        if cls._conn_fingerprint == fingerprint and cls._connection is not None:
+            return cls._connection
+        cls._connection = None
+        cls._conn_fingerprint = fingerprint
         return super()._get_connection()
 
 
@@ -77,7 +82,7 @@ def connection() -> Connection:
     key = (s.region, s.dynamodb_endpoint)
     conn = _connection_cache.get(key)
     if conn is None:
-        conn = Connection(region=s.region, host=s.dynamodb_endpoint, max_retry_attempts=8)
+        conn = Connection(region=s.region, host=s.dynamodb_endpoint, max_retry_attempts=8, max_pool_connections=64)
         _connection_cache[key] = conn
     return conn
 

@@ -22,18 +22,18 @@ def ten_action_engine(monkeypatch):
     """moto, made to refuse transactions of more than 10 actions the way DynamoDB Local does."""
     from pynamodb.connection.base import Connection
 
-    original = Connection.transact_write_items
+    original = Connection.dispatch
     seen: list[int] = []
 
-    def transact(self, *args, **kwargs):
-        count = sum(len(kwargs.get(k) or ()) for k in ("condition_check_items", "delete_items", "put_items",
-                                                       "update_items"))
-        seen.append(count)
-        if count > 10:
-            raise refusal(count)
-        return original(self, *args, **kwargs)
+    def dispatch(self, operation_name, operation_kwargs):
+        if operation_name == "TransactWriteItems":
+            count = len(operation_kwargs["TransactItems"])
+            seen.append(count)
+            if count > 10:
+                raise refusal(count)
+        return original(self, operation_name, operation_kwargs)
 
-    monkeypatch.setattr(Connection, "transact_write_items", transact)
+    monkeypatch.setattr(Connection, "dispatch", dispatch)
     monkeypatch.setattr(base, "_engine_transaction_limit", None)
     yield seen
     base._engine_transaction_limit = None
@@ -62,3 +62,24 @@ def test_other_validation_errors_are_not_taken_for_a_limit():
     cause = botocore.exceptions.ClientError({"Error": {"Code": "ValidationException", "Message": "bad key"}},
                                             "TransactWriteItems")
     assert not base.adapt_transaction_limit(TransactWriteError("x", cause=cause))
+
+
+def test_items_already_there_are_told_apart_from_new_ones(aws):
+    """A transaction cancelled because some of its items exist writes the others: every item and
+    counter ends up written exactly once, whichever positions the existing ones held."""
+    from chalicelib import ids
+    from chalicelib.domain.delivery import write_copies, write_new
+    from chalicelib.domain.model import Content
+    from chalicelib.domain.sending import build_item
+    from chalicelib.store import counters
+
+    sk = ids.new_ulid()
+    content = Content(type="T", message="m")
+    users = [f"p{i}" for i in range(9)]
+    template = build_item("dev", users[0], sk, content)
+    first = write_new([build_item("dev", u, sk, content) for u in (users[1], users[6], users[7])])
+    assert first == {f"dev#{u}": True for u in (users[1], users[6], users[7])}
+    outcome = write_copies(template, "dev", users)
+    assert outcome == {f"dev#{u}": u not in (users[1], users[6], users[7]) for u in users}
+    for u in users:
+        assert counters.read(f"dev#{u}").unread == 1
