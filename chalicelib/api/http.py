@@ -367,16 +367,16 @@ def make_view(app, route: Route) -> Callable[..., Response]:
     and adds the CORS headers for the request's origin to whatever it answers."""
 
     def view(**params: str) -> Response:
-        return cors.decorate(respond(**params), _header(dict(app.current_request.headers or {}), "origin"))
+        headers = dict(app.current_request.headers or {})
+        return cors.decorate(respond(headers, params), _header(headers, "origin"))
 
-    def respond(**params: str) -> Response:
+    def respond(headers: dict[str, str], params: dict[str, str]) -> Response:
         request = app.current_request
         query: dict[str, list[str]] = {}
         if request.query_params:
             for key in request.query_params:
                 query[key] = list(request.query_params.getlist(key))
         _current_query.set(query)
-        headers = dict(request.headers or {})
         try:
             if route.request_model is not None:  # a route reads a body iff it documents one
                 content_type = _header(headers, "content-type")
