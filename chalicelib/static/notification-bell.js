@@ -183,15 +183,21 @@
 
   /**
    * The default change source: polls the unread count with its ETag (a 304 costs the service one read) every
-   * X-Poll-Interval seconds, and at once when the page becomes visible again. A push channel replaces it by
+   * X-Poll-Interval seconds while the page is visible (a hidden tab does not poll), and at once when it becomes
+   * visible again. A push channel replaces it by
    * setting `bell.changeSource = (bell) => stop`, calling `bell.checkForChanges()` when told something changed.
    */
   function pollingSource(bell) {
     let timer = null;
     let stopped = false;
     let failures = 0;
+    let paused = false; // hidden: the next poll waits for the page to be visible
     const tick = async () => {
       timer = null;
+      if (document.visibilityState === "hidden") {
+        paused = true;
+        return;
+      }
       let wait;
       try {
         wait = await bell.checkForChanges();
@@ -204,10 +210,10 @@
       if (!stopped) timer = setTimeout(tick, wait * 1000);
     };
     const onVisible = () => {
-      if (document.visibilityState === "visible" && timer !== null) {
-        clearTimeout(timer);
-        tick();
-      }
+      if (document.visibilityState !== "visible" || stopped || !(paused || timer !== null)) return;
+      paused = false;
+      clearTimeout(timer);
+      tick();
     };
     document.addEventListener("visibilitychange", onVisible);
     tick();
@@ -240,6 +246,8 @@
       this._stale = true; // something changed since the list was fetched
       this._loading = false;
       this._refreshPending = false; // a refresh asked for while a page was loading
+      this._connected = false;
+      this._generation = 0; // bumped by a restart: answers to an older one's requests are dropped
       this._error = false;
       this._open = false;
       this._uid = Math.random().toString(36).slice(2, 8);
@@ -310,7 +318,7 @@
 
     set getToken(fn) {
       this._getToken = typeof fn === "function" ? fn : null;
-      if (this.isConnected) this._restart();
+      if (this._connected) this._restart();
     }
 
     /** The texts in use: NotificationBell.texts, then this bell's own `texts`. */
@@ -320,14 +328,15 @@
     }
 
     connectedCallback() {
+      this._connected = true;
       this._renderStatic();
       document.addEventListener("pointerdown", this._onOutside, true);
       window.addEventListener("resize", this._onViewport);
-      this._stop?.();
-      if (this.apiBase) this._stop = this.changeSource(this);
+      this._restart();
     }
 
     disconnectedCallback() {
+      this._connected = false;
       document.removeEventListener("pointerdown", this._onOutside, true);
       window.removeEventListener("resize", this._onViewport);
       this._stop?.();
@@ -335,13 +344,14 @@
     }
 
     attributeChangedCallback(name, before, after) {
-      if (before === after || !this.isConnected) return;
+      if (before === after || !this._connected) return;
       if (name === "label") this._renderStatic();
       else this._restart();
     }
 
-    /** Another API, user or token: start over. */
+    /** Connected, or another API, user or token: start over. */
     _restart() {
+      this._generation += 1;
       this._countEtag = null;
       this._items = [];
       this._cursor = null;
@@ -384,7 +394,9 @@
      * Returns the seconds to wait before asking again (the service's X-Poll-Interval).
      */
     async checkForChanges() {
+      const generation = this._generation;
       const r = await this._fetch(`${this._userPath()}/unread-count`, { etag: this._countEtag });
+      if (generation !== this._generation) return this.pollInterval;
       const interval = parseInt(r.headers.get("X-Poll-Interval") || "", 10);
       if (interval > 0) this.pollInterval = interval;
       if (r.status === 200) {
@@ -432,9 +444,11 @@
       this._renderStatus();
       try {
         const query = `?limit=${this.pageSize}` + (cursor ? `&cursor=${encodeURIComponent(cursor)}` : "");
+        const generation = this._generation;
         const r = await this._fetch(this._userPath() + query);
         if (!r.ok) throw new Error(String(r.status));
-        merge(await r.json());
+        const page = await r.json();
+        if (generation === this._generation) merge(page);
         this._error = false;
       } catch {
         this._error = true;

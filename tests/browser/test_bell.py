@@ -276,3 +276,23 @@ def test_an_identity_provider_token_straight_to_the_bell(service, pages, page, p
     expect(items(page)).to_have_count(1)
     expect(items(page).first).to_contain_text("for ivy at acme")
     assert page.evaluate("window.tokenCalls") >= 2
+
+
+def test_a_hidden_tab_does_not_poll(service, pages, page):
+    polls: list[str] = []
+    page.on("request", lambda r: polls.append(r.method) if r.url.endswith("/unread-count") and r.method == "GET" else None)
+    page.goto(demo(service, pages, "jo"))
+    expect(page.locator("notification-bell .bell")).to_have_attribute("aria-label", "Notifications")
+    page.wait_for_timeout(300)
+    hide = """hidden => {
+        Object.defineProperty(document, "visibilityState", {value: hidden ? "hidden" : "visible", configurable: true});
+        document.dispatchEvent(new Event("visibilitychange"));
+    }"""
+    page.evaluate(hide, True)
+    page.wait_for_timeout(POLL_SECONDS * 1000 + 300)  # the poll due meanwhile finds the tab hidden
+    before = len(polls)
+    page.wait_for_timeout(POLL_SECONDS * 2000)
+    assert len(polls) == before, "a hidden tab polled"
+    send(service, "jo", message="while you were away")
+    page.evaluate(hide, False)
+    expect(badge(page)).to_have_text("1", timeout=ONE_POLL_MS)  # polling resumes when the tab is shown
