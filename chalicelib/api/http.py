@@ -251,6 +251,14 @@ def empty_response(status: int = 204) -> Response:
     return Response(body="", status_code=status, headers={})
 
 
+def not_modified(call: Call, etag: str, headers: dict[str, str]) -> Response | None:
+    """A 304 with `headers` when the request's If-None-Match names `etag` (or is `*`), else None."""
+    header = call.header("If-None-Match")
+    if header and (header.strip() == "*" or etag in [t.strip() for t in header.split(",")]):
+        return Response(body="", status_code=304, headers=headers)
+    return None
+
+
 _SCALAR_TAGS = {"str", "int", "float", "bool", "list", "dict", "none"}
 
 

@@ -11,7 +11,7 @@ from chalice import Response
 
 from chalicelib.api import schemas as s
 from chalicelib.api.http import (Call, Link, Param, Reply, Route, Surface, any_case, empty_response, iso,
-                                 json_response, parse, parse_time, refuse_unpaired_surrogates)
+                                 json_response, not_modified, parse, parse_time, refuse_unpaired_surrogates)
 from chalicelib.domain import directory, idempotency, inbox, jobs, sending
 from chalicelib.ids import new_ulid
 from chalicelib.domain.errors import DomainError, InvalidInput
@@ -192,10 +192,7 @@ def poll_headers(etag: str | None = None) -> dict[str, str]:
 
 def _unchanged(call: Call, etag: str) -> Response | None:
     """304 when the client's If-None-Match names the current ETag: polling costs one GetItem."""
-    header = call.header("If-None-Match")
-    if header and (header.strip() == "*" or etag in [t.strip() for t in header.split(",")]):
-        return Response(body="", status_code=304, headers=poll_headers(etag))
-    return None
+    return not_modified(call, etag, poll_headers(etag))
 
 
 def list_notifications(call: Call) -> Response:

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from chalicelib.api import native
 from chalicelib.api.dialects import api3, cord, spark, threatconnect
 from chalicelib.api.schemas import ErrorBody
-from chalicelib.api.http import Call, Reply, Route, Surface, fallback_routes, json_response
+from chalicelib.api.http import Call, Reply, Route, Surface, fallback_routes, json_response, not_modified
 
 
 def health(call: Call) -> Response:
@@ -40,9 +40,8 @@ def bell_script(call: Call) -> Response:
     """The <notification-bell> web component: public, cached for an hour, then revalidated by ETag."""
     text, etag = static_file(BELL_SCRIPT)
     headers = {"Cache-Control": "public, max-age=3600", "ETag": etag}
-    if etag in [t.strip() for t in (call.header("If-None-Match") or "").split(",")]:
-        return Response(body="", status_code=304, headers=headers)
-    return Response(body=text, status_code=200, headers={**headers, "Content-Type": "text/javascript; charset=utf-8"})
+    return not_modified(call, etag, headers) or Response(
+        body=text, status_code=200, headers={**headers, "Content-Type": "text/javascript; charset=utf-8"})
 
 
 class Health(BaseModel):
