@@ -8,8 +8,8 @@ DDB_LOCAL := .cache/dynamodb-local
 CDK_OUTDIR ?= infra/cdk.out
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
-.PHONY: install install-infra dynamodb-local dev dev-local dev-persistent test unit integration infra-test \
-	compat load synth bench bench-quick clean
+.PHONY: install install-infra dynamodb-local chromium dev dev-local dev-persistent test unit integration infra-test \
+	compat browser screenshots load synth bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ install-infra: $(INFRA_STAMP)
 dynamodb-local:
 	@bash scripts/install-dynamodb-local.sh $(DDB_LOCAL)
 
+# Debian's Chromium for the browser tests (apt-get when missing; on CI a failure if it cannot be installed).
+chromium:
+	@bash scripts/install-chromium.sh
+
 dev: install
 	$(BIN)/notifications dev
 
@@ -42,8 +46,9 @@ dev-local: install dynamodb-local
 dev-persistent: install dynamodb-local
 	DYNAMODB=local DYNAMODB_DATA_DIR=$${DYNAMODB_DATA_DIR:-.dynamodb} $(BIN)/notifications dev
 
-# Every tier: unit (moto in-process), compat, integration (real HTTP, DynamoDB Local), infra (CDK).
-test: install-infra dynamodb-local
+# Every tier: unit (moto in-process), compat, integration (real HTTP, DynamoDB Local), infra (CDK),
+# browser (the bell in Chromium).
+test: install-infra dynamodb-local chromium
 	$(BIN)/python -m pytest tests -q -rs
 
 unit: install
@@ -59,6 +64,14 @@ integration: install dynamodb-local
 # LOAD_SCALE (default 10 here) multiplies its request counts and deadlines.
 load: install dynamodb-local
 	LOAD_SCALE=$${LOAD_SCALE:-10} $(BIN)/python -m pytest tests/integration/test_load.py -q -rs -s
+
+# The bell in Debian's Chromium (Playwright), against `notifications dev`.
+browser: install chromium
+	$(BIN)/python -m pytest tests/browser -q -rs
+
+# The README's pictures of the bell (docs/bell-*.png), taken by the browser tests.
+screenshots: install chromium
+	UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest tests/browser -q -rs -k demo_page
 
 infra-test: install-infra
 	$(BIN)/python -m pytest tests/infra -q -rs

@@ -51,6 +51,13 @@ class Settings:
     # Receives before SQS dead-letters a message (the queue's redrive maxReceiveCount): the writer
     # records a chunk as failed when its last receive fails.
     work_queue_max_receives: int = 5
+    # Browser origins that may call the API (CORS): exact origins, `https://*.example.com`,
+    # `http://localhost:*` (any port), or `*`. Empty: no CORS headers at all.
+    cors_allowed_origins: tuple[str, ...] = ()
+    # Tenants whose users sign in with an OpenID Connect / JWKS identity provider.
+    tenant_jwks: dict[str, IdentityProvider] = field(default_factory=dict)
+    # Seconds a client should wait between polls of the inbox (the X-Poll-Interval header).
+    poll_interval_seconds: int = 30
 
     @property
     def work_queue_name(self) -> str:
@@ -58,6 +65,18 @@ class Settings:
 
     def table_name(self, kind: str) -> str:
         return f"{self.table_prefix}-{kind}"
+
+
+@dataclass(frozen=True)
+class IdentityProvider:
+    """One tenant's trusted OpenID Connect issuer: its tokens (RS256/ES256, keys from `jwks_url`)
+    are that tenant's user tokens, the user id taken from `user_claim`."""
+
+    tenant: str
+    jwks_url: str
+    issuer: str
+    audience: str
+    user_claim: str = "sub"
 
 
 class SettingsError(ValueError):
@@ -165,6 +184,83 @@ def _url(name: str) -> str | None:
     return raw
 
 
+# An allowed origin: scheme://host[:port], where the host may start with `*.` (any subdomain) and the
+# port may be `*` (any port); no path.
+_ORIGIN = re.compile(r"^(https?)://(\*\.)?([a-z0-9-]+(?:\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])(?::([0-9]{1,5}|\*))?$")
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+def parse_cors_origins(raw: str | None) -> tuple[str, ...]:
+    """CORS_ALLOWED_ORIGINS: a comma list of origins, lower-cased, default ports dropped (infra/ checks the
+    stack's value with it at synth time)."""
+    out = []
+    for entry in (raw or "").split(","):
+        text = entry.strip().lower()
+        if not text:
+            continue
+        if text == "*":
+            out.append(text)
+            continue
+        match = _ORIGIN.match(text)
+        if not match or (match.group(4) not in (None, "*") and not 1 <= int(match.group(4)) <= 65535):
+            raise SettingsError("CORS_ALLOWED_ORIGINS", f"holds {entry.strip()!r}, which is not an origin: write "
+                                "scheme://host[:port] without a path (e.g. https://app.example.com, "
+                                "https://*.example.com, http://localhost:*), or *")
+        if match.group(4) == _DEFAULT_PORTS[match.group(1)]:
+            text = text.rsplit(":", 1)[0]
+        out.append(text)
+    return tuple(out)
+
+
+_PROVIDER_FIELDS = {"jwksUrl", "issuer", "audience", "userClaim"}
+
+
+def parse_tenant_jwks(raw: str | None, own_issuer: str = DEFAULT_ISSUER) -> dict[str, IdentityProvider]:
+    """TENANT_JWKS: {"tenant": {"jwksUrl", "issuer", "audience", "userClaim"?}}, every field checked."""
+    if not raw or not raw.strip():
+        return {}
+    name = "TENANT_JWKS"
+    shape = '{"tenant": {"jwksUrl": "https://...", "issuer": "...", "audience": "..."}}'
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise SettingsError(name, f"is not valid JSON ({exc}); expected {shape}") from None
+    if not isinstance(data, dict):
+        raise SettingsError(name, f"must be a JSON object {shape}, not {_json_kind(data)}")
+    providers: dict[str, IdentityProvider] = {}
+    seen: dict[tuple[str, str], str] = {}
+    for tenant, conf in data.items():
+        if not TENANT_ID.match(tenant):
+            raise SettingsError(name, f"names tenant {tenant!r}: a tenant id is 1 to 64 letters, digits, '_' or '-'")
+        if not isinstance(conf, dict):
+            raise SettingsError(name, f"gives tenant {tenant!r} {_json_kind(conf)}: expected an object with "
+                                "jwksUrl, issuer and audience")
+        unknown = sorted(set(conf) - _PROVIDER_FIELDS)
+        if unknown:
+            raise SettingsError(name, f"gives tenant {tenant!r} the unknown field {unknown[0]!r} (known: "
+                                "jwksUrl, issuer, audience, userClaim)")
+        for key in ("jwksUrl", "issuer", "audience", "userClaim"):
+            value = conf.get(key, "sub" if key == "userClaim" else None)
+            if not isinstance(value, str) or not value.strip():
+                raise SettingsError(name, f"gives tenant {tenant!r} no {key}: it must be a non-empty string")
+        url = urlsplit(conf["jwksUrl"])
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise SettingsError(name, f"gives tenant {tenant!r} the jwksUrl {conf['jwksUrl']!r}: it must be an "
+                                "http:// or https:// URL")
+        if conf["issuer"] == own_issuer:
+            raise SettingsError(name, f"gives tenant {tenant!r} the issuer {own_issuer!r}, which is this "
+                                "service's own (TOKEN_ISSUER, for HS256 tokens): an identity provider needs "
+                                "its own issuer")
+        pair = (conf["issuer"], conf["audience"])
+        if pair in seen:
+            raise SettingsError(name, f"gives tenants {seen[pair]!r} and {tenant!r} the same issuer and "
+                                "audience: a token could not tell which tenant it is for")
+        seen[pair] = tenant
+        providers[tenant] = IdentityProvider(tenant, conf["jwksUrl"], conf["issuer"], conf["audience"],
+                                             conf.get("userClaim", "sub"))
+    return providers
+
+
 _cached: tuple[tuple[str, ...], tuple[str | None, ...], Settings] | None = None
 
 
@@ -189,11 +285,12 @@ def get_settings() -> Settings:
 
 
 def _build() -> Settings:
+    issuer = _env("TOKEN_ISSUER", DEFAULT_ISSUER)
     return Settings(
         table_prefix=_table_prefix(),
         region=_env("AWS_REGION") or _env("AWS_DEFAULT_REGION") or "us-east-1",
         dynamodb_endpoint=_url("DYNAMODB_ENDPOINT"),
-        issuer=_env("TOKEN_ISSUER", DEFAULT_ISSUER),
+        issuer=issuer,
         audience=_env("TOKEN_AUDIENCE", DEFAULT_AUDIENCE),
         tenant_keys=_tenant_keys(),
         fanout_chunk_size=env_int("FANOUT_CHUNK_SIZE", 500, minimum=1),
@@ -205,4 +302,7 @@ def _build() -> Settings:
         work_queue_url=_url("WORK_QUEUE_URL"),
         sqs_endpoint=_url("SQS_ENDPOINT"),
         work_queue_max_receives=env_int("WORK_QUEUE_MAX_RECEIVES", 5, minimum=1, maximum=1000),
+        cors_allowed_origins=parse_cors_origins(_env("CORS_ALLOWED_ORIGINS")),
+        tenant_jwks=parse_tenant_jwks(_env("TENANT_JWKS"), issuer),
+        poll_interval_seconds=env_int("POLL_INTERVAL_SECONDS", 30, minimum=1, maximum=3600),
     )

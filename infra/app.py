@@ -5,7 +5,9 @@ output folder).
 
 Context (`-c key=value`): `stage=dev|prod|all` (default all), `tenantKeysSecret=<name>` (the Secrets
 Manager secret whose JSON string is TENANT_KEYS; default notifications/<stage>/tenant-keys),
-`alarmEmail=<address>` (subscribe an address to the alarms topic).
+`alarmEmail=<address>` (subscribe an address to the alarms topic), `corsOrigins=<origin,...>` (CORS_ALLOWED_ORIGINS:
+the browser origins that may call the API, e.g. https://app.example.com,https://*.example.com), `tenantJwks=<json>`
+(TENANT_JWKS: tenants whose users' tokens come from an OpenID Connect identity provider).
 """
 from __future__ import annotations
 
@@ -30,7 +32,9 @@ def build(app: cdk.App) -> list[NotificationsStack]:
                           region=os.environ.get("CDK_DEFAULT_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
     return [NotificationsStack(app, stage, env=env,
                                tenant_keys_secret=app.node.try_get_context("tenantKeysSecret"),
-                               alarm_email=app.node.try_get_context("alarmEmail"))
+                               alarm_email=app.node.try_get_context("alarmEmail"),
+                               cors_origins=app.node.try_get_context("corsOrigins"),
+                               tenant_jwks=app.node.try_get_context("tenantJwks"))
             for stage in stages]
 
 

@@ -161,6 +161,19 @@ GATEWAY_RESPONSES = {
 }
 
 
+def gateway_cors_headers(origins: tuple[str, ...]) -> dict[str, str]:
+    """CORS headers for what API Gateway answers itself (a throttle, a body too large, a 5xx), so a page sees
+    the status instead of an opaque network error. The gateway cannot match patterns: one exact origin is
+    named; otherwise it echoes the request's Origin, which exposes nothing (those bodies are fixed texts, and
+    every response with data comes from the app, which checks the origin). No origins: no CORS at all."""
+    if not origins:
+        return {}
+    single = len(origins) == 1 and "*" not in origins[0]
+    return {"gatewayresponse.header.Access-Control-Allow-Origin": f"'{origins[0]}'" if single
+            else "method.request.header.Origin",
+            "gatewayresponse.header.Vary": "'Origin'"}
+
+
 def table_specs(prefix: str) -> dict[str, dict[str, Any]]:
     """kind -> CreateTable params (from the models), with the stage's table names."""
     from chalicelib.store.base import all_models
@@ -199,6 +212,7 @@ def _lower(params: list[dict[str, Any]]) -> list[dict[str, Any]]:
 class NotificationsStack(cdk.Stack):
     def __init__(self, scope: Construct, stage: str, *, stage_name: str | None = None,
                  tenant_keys_secret: str | None = None, alarm_email: str | None = None,
+                 cors_origins: str | None = None, tenant_jwks: str | None = None,
                  source_dir: str | Path = ROOT, **kwargs: Any) -> None:
         self.stage = stage_name or stage
         config = STAGES[self.stage]
@@ -207,6 +221,11 @@ class NotificationsStack(cdk.Stack):
         super().__init__(scope, stage, **kwargs)  # the construct id is the Chalice stage name
         prod = config["prod"]
         self.prefix = f"notifications-{self.stage}"
+        # Checked here as the functions will check them (a SettingsError names the variable).
+        from chalicelib.settings import parse_cors_origins, parse_tenant_jwks
+
+        self.cors_origins = parse_cors_origins(cors_origins)
+        parse_tenant_jwks(tenant_jwks)
 
         # ---- tables --------------------------------------------------------------------------
         self.tables: dict[str, dynamodb.CfnTable] = {}
@@ -284,6 +303,10 @@ class NotificationsStack(cdk.Stack):
             "WORK_QUEUE_URL": self.work_queue.queue_url,
             "WORK_QUEUE_MAX_RECEIVES": str(WORK_QUEUE_MAX_RECEIVES),
         }
+        if self.cors_origins:
+            environment["CORS_ALLOWED_ORIGINS"] = ",".join(self.cors_origins)
+        if tenant_jwks:
+            environment["TENANT_JWKS"] = tenant_jwks  # issuers and public key URLs: nothing secret
         for kind, table in self.tables.items():
             environment[f"TABLE_{kind.upper()}"] = table.ref  # informative; the code derives names from the prefix
 
@@ -311,7 +334,8 @@ class NotificationsStack(cdk.Stack):
             apigw.CfnGatewayResponse(
                 self, f"GatewayResponse{response_type.title().replace('_', '')}",
                 rest_api_id=rest_api.ref, response_type=response_type, status_code=status or None,
-                response_parameters={"gatewayresponse.header.Content-Type": "'application/json'"},
+                response_parameters={"gatewayresponse.header.Content-Type": "'application/json'",
+                                     **gateway_cors_headers(self.cors_origins)},
                 response_templates={"application/json": json.dumps({"error": code, "message": message})})
 
         # ---- stream consumers: broadcasts -> fan-out, inbox TTL deletions -> expiry ---------------------

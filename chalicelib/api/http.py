@@ -13,6 +13,7 @@ from urllib.parse import unquote
 from chalice import Response
 from pydantic import BaseModel, ValidationError
 
+from chalicelib.api import cors
 from chalicelib.auth.tokens import verify
 from chalicelib.domain.errors import DomainError, InvalidInput, MethodNotAllowed, NotFound, UnsupportedMediaType
 from chalicelib.domain.principal import Caller
@@ -215,6 +216,7 @@ class Route:
     request_examples: Mapping[str, Any] = field(default_factory=dict)  # name -> a request body
     links: list[Link] = field(default_factory=list)
     xml: bool = False  # also answers application/xml (api3's format=xml)
+    media_type: str | None = None  # a success body that is not JSON (a string of this type), e.g. a script
 
 
 @dataclass(frozen=True)
@@ -247,6 +249,14 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 def empty_response(status: int = 204) -> Response:
     return Response(body="", status_code=status, headers={})
+
+
+def not_modified(call: Call, etag: str, headers: dict[str, str]) -> Response | None:
+    """A 304 with `headers` when the request's If-None-Match names `etag` (or is `*`), else None."""
+    header = call.header("If-None-Match")
+    if header and (header.strip() == "*" or etag in [t.strip() for t in header.split(",")]):
+        return Response(body="", status_code=304, headers=headers)
+    return None
 
 
 _SCALAR_TAGS = {"str", "int", "float", "bool", "list", "dict", "none"}
@@ -361,16 +371,20 @@ def _bearer(headers: Mapping[str, str]) -> str | None:
 
 def make_view(app, route: Route) -> Callable[..., Response]:
     """A Chalice view for `route`: verifies the bearer token (in the app, so every 401 is shaped by
-    its surface and a request costs one invocation), builds a Call, runs the handler, shapes every error."""
+    its surface and a request costs one invocation), builds a Call, runs the handler, shapes every error,
+    and adds the CORS headers for the request's origin to whatever it answers."""
 
     def view(**params: str) -> Response:
+        headers = dict(app.current_request.headers or {})
+        return cors.decorate(respond(headers, params), _header(headers, "origin"))
+
+    def respond(headers: dict[str, str], params: dict[str, str]) -> Response:
         request = app.current_request
         query: dict[str, list[str]] = {}
         if request.query_params:
             for key in request.query_params:
                 query[key] = list(request.query_params.getlist(key))
         _current_query.set(query)
-        headers = dict(request.headers or {})
         try:
             if route.request_model is not None:  # a route reads a body iff it documents one
                 content_type = _header(headers, "content-type")
@@ -418,15 +432,32 @@ def fallback_routes(routes: list[Route], surfaces: list[Surface]) -> list[Route]
         for method in METHODS:
             if method in {r.method for r in served}:
                 continue
-            out.append(Route(path, method, _method_not_allowed(allowed), f"{served[0].name}_{method.lower()}_405",
-                             "405 Method Not Allowed", served[0].tag, served[0].errors, auth=False,
-                             documented=False))
+            handler = _method_not_allowed(allowed)
+            out.append(Route(path, method, _preflight_or(handler, allowed) if method == "OPTIONS" else handler,
+                             f"{served[0].name}_{method.lower()}_405", "405 Method Not Allowed", served[0].tag,
+                             served[0].errors, auth=False, documented=False))
     for surface in surfaces:
         path = f"{surface.prefix}/{GREEDY}"
         for method in METHODS:
-            out.append(Route(path, method, _no_route, f"{surface.name}_{method.lower()}_unknown_path",
+            # A preflight to an unknown path is answered too, so the page can read the 404 that follows.
+            handler = _preflight_or(_no_route, ANY_METHOD) if method == "OPTIONS" else _no_route
+            out.append(Route(path, method, handler, f"{surface.name}_{method.lower()}_unknown_path",
                              "404 Not Found", surface.tag, surface.errors, auth=False, documented=False))
     return out
+
+
+ANY_METHOD = ", ".join(m for m in METHODS if m not in ("HEAD", "OPTIONS"))
+
+
+def _preflight_or(handler: Callable[[Call], Response], allowed: str) -> Callable[[Call], Response]:
+    """A path's OPTIONS: a browser's CORS preflight is answered (cors.preflight); any other OPTIONS
+    request goes to `handler` (405 with Allow, or the unknown path's 404)."""
+    def options(call: Call) -> Response:
+        if cors.is_preflight(call.method, call.headers):
+            return cors.preflight(call.header("Origin"), allowed)
+        return handler(call)
+
+    return options
 
 
 def _method_not_allowed(allowed: str) -> Callable[[Call], Response]:

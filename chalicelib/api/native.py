@@ -11,12 +11,13 @@ from chalice import Response
 
 from chalicelib.api import schemas as s
 from chalicelib.api.http import (Call, Link, Param, Reply, Route, Surface, any_case, empty_response, iso,
-                                 json_response, parse, parse_time, refuse_unpaired_surrogates)
+                                 json_response, not_modified, parse, parse_time, refuse_unpaired_surrogates)
 from chalicelib.domain import directory, idempotency, inbox, jobs, sending
 from chalicelib.ids import new_ulid
 from chalicelib.domain.errors import DomainError, InvalidInput
 from chalicelib.domain.model import Audience, Content, Notification, Priority, Profile, UserSettings
 from chalicelib.domain.rules import _CONTROL, check_flat_map, check_owner_id, check_user_id, check_url
+from chalicelib.settings import get_settings
 
 
 def error_response(exc: DomainError, status: int) -> Response:
@@ -180,12 +181,18 @@ def _etag(version: int, call: Call, with_query: bool) -> str:
 PRIVATE = {"Cache-Control": "private, no-cache", "Vary": "Authorization"}
 
 
+def poll_headers(etag: str | None = None) -> dict[str, str]:
+    """What a polled listing answers with: its ETag, private caching, and X-Poll-Interval (the seconds a
+    client should wait before asking again, as GitHub's notifications API sends)."""
+    headers = {**PRIVATE, "X-Poll-Interval": str(get_settings().poll_interval_seconds)}
+    if etag is not None:
+        headers["ETag"] = etag
+    return headers
+
+
 def _unchanged(call: Call, etag: str) -> Response | None:
     """304 when the client's If-None-Match names the current ETag: polling costs one GetItem."""
-    header = call.header("If-None-Match")
-    if header and (header.strip() == "*" or etag in [t.strip() for t in header.split(",")]):
-        return Response(body="", status_code=304, headers={"ETag": etag, **PRIVATE})
-    return None
+    return not_modified(call, etag, poll_headers(etag))
 
 
 def list_notifications(call: Call) -> Response:
@@ -197,7 +204,7 @@ def list_notifications(call: Call) -> Response:
         return cached
     page = inbox.list_page(caller, call.params["userId"], query)
     return json_response({"notifications": [notification_view(n) for n in page.items], "cursor": page.cursor},
-                         headers={"ETag": etag, **PRIVATE})
+                         headers=poll_headers(etag))
 
 
 def unread_count(call: Call) -> Response:
@@ -208,7 +215,7 @@ def unread_count(call: Call) -> Response:
     if cached is not None:
         return cached
     return json_response({"unreadCount": counts.unread},
-                         headers={"ETag": etag, **PRIVATE})
+                         headers=poll_headers(etag))
 
 
 def mark_read(call: Call) -> Response:
@@ -405,7 +412,7 @@ PRIORITY = {"type": "string", "pattern": any_case("low", "medium", "high"),
 TIME = {"type": "string", "description": "ISO 8601, or epoch seconds (or milliseconds)"}
 IF_NONE_MATCH = Param("If-None-Match", "An ETag this listing returned: 304 while the inbox is unchanged",
                       {"type": "string"})
-POLL_HEADERS = ("ETag", "Cache-Control", "Vary")
+POLL_HEADERS = ("ETag", "Cache-Control", "Vary", "X-Poll-Interval")
 NOT_MODIFIED = Reply(304, "Not Modified: the inbox has not changed since that ETag", None, POLL_HEADERS)
 
 SEND_EXAMPLES = {

@@ -39,7 +39,10 @@ RESPONSE_HEADERS: dict[str, dict[str, Any]] = {
     "ETag": {"description": "Weak validator of the inbox (changes with any change to it); send it back in "
                             "If-None-Match", "required": True, "schema": {"type": "string"}},
     "Cache-Control": {"description": "private, no-cache", "required": True, "schema": {"type": "string"}},
-    "Vary": {"description": "Authorization", "required": True, "schema": {"type": "string"}},
+    "Vary": {"description": "Authorization, Origin", "required": True, "schema": {"type": "string"}},
+    "X-Poll-Interval": {"description": "Seconds to wait before polling again (POLL_INTERVAL_SECONDS); send "
+                                       "If-None-Match with the ETag then", "required": True,
+                        "schema": {"type": "string", "pattern": "^[0-9]+$"}},
     "Idempotent-Replayed": {"description": "With Idempotency-Key: whether this is the stored first answer",
                             "required": False, "schema": {"type": "string", "enum": ["true", "false"]}},
     "WWW-Authenticate": {"description": 'Bearer realm="notifications"', "required": True,
@@ -146,6 +149,8 @@ def operation(surface: Surface, route: Route) -> dict[str, Any]:
         op["requestBody"] = {"required": True, "content": {JSON: media}}
     responses: dict[str, Any] = {str(route.success_status): _response(
         STATUS_TEXT.get(route.success_status, "Success"), route.response_model, route.xml, route.success_headers)}
+    if route.media_type:
+        responses[str(route.success_status)]["content"] = {route.media_type: {"schema": {"type": "string"}}}
     for reply in route.replies:
         responses[str(reply.status)] = _response(reply.description, reply.model, route.xml, reply.headers)
     for status in error_statuses(route):

@@ -1,7 +1,12 @@
 """JWTs naming a tenant and either a user (`sub`) or the tenant's server.
 
-Verification takes the algorithm from our allow-list, never from the token, requires
-`exp`, `iss`, `aud` and `tid`, and uses the signing key configured for that tenant.
+Two kinds of issuer, told apart by the token's `iss` before anything else is trusted:
+- this service (TOKEN_ISSUER): HS256 with the key of the tenant in `tid` (TENANT_KEYS), user or server;
+- a tenant's identity provider (TENANT_JWKS, see chalicelib.auth.jwks): RS256 or ES256 with a key of its
+  JWKS, always a user token of that tenant.
+Each kind has its own algorithm allow-list, never taken from the token (`alg: none`, an HS256 token
+claiming a provider's issuer, an RS256 token claiming ours: all refused), and `exp`, `iss`, `aud` are
+required of both.
 """
 from __future__ import annotations
 
@@ -62,6 +67,11 @@ def verify(authorization: str | None) -> Caller:
         unverified = jwt.decode(token, options={"verify_signature": False})
     except jwt.PyJWTError:
         raise TokenRefused(INVALID, "malformed token") from None
+    providers = [p for p in settings.tenant_jwks.values() if p.issuer == unverified.get("iss")]
+    if providers:
+        from chalicelib.auth import jwks
+
+        return jwks.verify(token, unverified, providers)
     tenant = unverified.get("tid")
     if not isinstance(tenant, str) or not TENANT_ID.match(tenant) or tenant not in settings.tenant_keys:
         raise TokenRefused(INVALID, "unknown tenant")
@@ -76,12 +86,7 @@ def verify(authorization: str | None) -> Caller:
     kind = claims.get("kind", "user" if claims.get("sub") else "server")
     user = claims.get("sub")
     if kind == "user":
-        if not isinstance(user, str) or not user:
-            raise TokenRefused(INVALID, "a user token needs a 'sub' claim")
-        try:
-            check_user_id(user, "sub")
-        except InvalidInput as exc:
-            raise TokenRefused(INVALID, f"claim {exc.message}") from None
+        user_id(claims, "sub")
     elif kind == "server":
         user = None
     else:
@@ -92,3 +97,15 @@ def verify(authorization: str | None) -> Caller:
     app_name = claims.get("app")
     return Caller(tenant=tenant, user=user, roles=frozenset(roles),
                   application=app_name if isinstance(app_name, str) else None)
+
+
+def user_id(claims: dict[str, Any], claim: str) -> str:
+    """The user a token acts as, from `claim`: a string that is a valid user id, else a 401."""
+    user = claims.get(claim)
+    if not isinstance(user, str) or not user:
+        raise TokenRefused(INVALID, f"a user token needs a {claim!r} claim (a string)")
+    try:
+        check_user_id(user, claim)
+    except InvalidInput as exc:
+        raise TokenRefused(INVALID, f"claim {exc.message}") from None
+    return user

@@ -35,6 +35,10 @@ log = logging.getLogger("notifications.dev")
 LISTEN_BACKLOG = 64
 
 
+# What `make dev` lets call the API from a browser unless CORS_ALLOWED_ORIGINS says otherwise: any local port.
+DEV_CORS_ORIGINS = "http://localhost:*,http://127.0.0.1:*"
+
+
 class StartupError(RuntimeError):
     """`notifications dev` cannot start; the message says why in one line."""
 
@@ -181,6 +185,9 @@ def create_api_server(host: str, port: int, stage: str = "dev"):
     cli_factory = factory.CLIFactory(project_dir=str(PROJECT_DIR))
     config = cli_factory.create_config_obj(chalice_stage_name=stage)
     app_obj = config.chalice_app
+    from chalicelib.local import demo
+
+    demo.install(app_obj)  # GET /inbox: the bell's demo page, here and never deployed
     CustomLocalChalice.__bases__ = (LocalChalice, app_obj.__class__)
     app_obj.__class__ = CustomLocalChalice
     return LocalDevServer(app_obj, config, host, port, server_cls=DevHTTPServer)
@@ -259,6 +266,7 @@ def run(host: str = "127.0.0.1", port: int | None = None, stage: str = "dev") ->
 
     _fake_credentials()
     os.environ.setdefault("TABLE_PREFIX", f"notifications-{stage}")
+    os.environ.setdefault("CORS_ALLOWED_ORIGINS", DEV_CORS_ORIGINS)
     port, port_name = check_settings(port)
     configure_logging()
     sys.path.insert(0, str(PROJECT_DIR))
@@ -331,11 +339,13 @@ Read alice's inbox (user token):
 """
     else:
         examples = f"(TENANT_KEYS has no key for the tenant {DEV_TENANT!r}: no example tokens)\n"
+    origins = ", ".join(get_settings().cors_allowed_origins) or "no origin (CORS_ALLOWED_ORIGINS)"
     print(f"""
 Notifications service ready at {base}
   storage: {engine} (tables created: {len(created)})
   fan-out: stream coordinator + {workers.workers} queue workers (SQS at {os.environ["SQS_ENDPOINT"]})
   OpenAPI: {base}/openapi.json
+  The bell: {base}/inbox (a demo page; CORS allows {origins})
 
 {examples}
 More tokens: notifications token --tenant T [--user U] [--role R]... [--server]

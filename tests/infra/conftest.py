@@ -18,6 +18,16 @@ def _need_cdk():
         pytest.skip(f"infra tests skipped: {exc} (pip install -e '.[infra]')")
 
 
+# What the stages are synthesized with: prod allows one exact origin, dev two (one a pattern) and trusts an
+# identity provider.
+STAGE_OPTIONS = {
+    "prod": {"cors_origins": "https://app.example.com"},
+    "dev": {"cors_origins": "https://app.example.com,http://localhost:*",
+            "tenant_jwks": '{"acme": {"jwksUrl": "https://idp.example.com/.well-known/jwks.json", '
+                           '"issuer": "https://idp.example.com/", "audience": "bell"}}'},
+}
+
+
 @pytest.fixture(scope="session")
 def synthesized(tmp_path_factory):
     _need_cdk()
@@ -32,7 +42,7 @@ def synthesized(tmp_path_factory):
     os.chdir(tmp_path_factory.mktemp("chalice-work"))  # chalice.cdk writes chalice.out/ into the cwd
     try:
         app = cdk.App(outdir=str(outdir))
-        stacks = {stage: NotificationsStack(app, stage, env=cdk.Environment(region="us-east-1"))
+        stacks = {stage: NotificationsStack(app, stage, env=cdk.Environment(region="us-east-1"), **STAGE_OPTIONS[stage])
                   for stage in ("dev", "prod")}
         app.synth()
     finally:

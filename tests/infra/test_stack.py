@@ -409,6 +409,40 @@ def test_api_throttling_and_gateway_responses(templates):
         assert "$context" not in json.dumps(r["Properties"]["ResponseTemplates"])
 
 
+def test_cors_in_the_functions_and_the_gateway_responses(templates):
+    """The app answers CORS itself (every path's OPTIONS reaches it); what the gateway answers carries CORS headers
+    too, or a browser hides a 429 or a 5xx from the page."""
+    for stage, allow_origin in (("prod", "'https://app.example.com'"), ("dev", "method.request.header.Origin")):
+        t = templates[stage]
+        env = _resources(t, "AWS::Serverless::Function")["APIHandler"]["Properties"]["Environment"]["Variables"]
+        assert env["CORS_ALLOWED_ORIGINS"] == {"prod": "https://app.example.com",
+                                               "dev": "https://app.example.com,http://localhost:*"}[stage]
+        responses = _resources(t, "AWS::ApiGateway::GatewayResponse").values()
+        assert {r["Properties"]["ResponseType"] for r in responses} >= {"DEFAULT_4XX", "DEFAULT_5XX", "THROTTLED"}
+        for r in responses:
+            params = r["Properties"]["ResponseParameters"]
+            assert params["gatewayresponse.header.Access-Control-Allow-Origin"] == allow_origin, (stage, r)
+            assert params["gatewayresponse.header.Vary"] == "'Origin'"
+        paths = _resources(t, "AWS::Serverless::Api")["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
+        for path in ("/v1/users/{userId}/notifications", "/v1/notifications/{id}", "/v1/{proxy+}"):
+            options = paths[path]["options"]  # a preflight goes to the function, not to a mock integration
+            assert options["x-amazon-apigateway-integration"]["type"] == "aws_proxy", (path, options)
+    dev_env = _resources(templates["dev"], "AWS::Serverless::Function")["APIHandler"]["Properties"]["Environment"]
+    assert json.loads(dev_env["Variables"]["TENANT_JWKS"])["acme"]["audience"] == "bell"
+
+
+def test_a_bad_cors_origin_or_identity_provider_fails_the_synth():
+    pytest.importorskip("aws_cdk")
+    import aws_cdk as cdk
+
+    from chalicelib.settings import SettingsError
+    from infra.stack import NotificationsStack
+
+    for options in ({"cors_origins": "https://app.example.com/path"}, {"tenant_jwks": '{"acme": {"issuer": "x"}}'}):
+        with pytest.raises(SettingsError):
+            NotificationsStack(cdk.App(), "dev", **options)
+
+
 def test_unknown_paths_reach_each_surface(templates):
     """Greedy catch-alls under each surface's prefix, so an unknown path gets that surface's 404."""
     api = _resources(templates["prod"], "AWS::Serverless::Api")["RestAPI"]["Properties"]

@@ -210,7 +210,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     for tier in sorted(tiers):
         counts = ", ".join(f"{n} {o}" for o, n in sorted(tiers[tier].items()))
         label = {"integration": "integration (real HTTP, DynamoDB Local)", "infra": "infra (CDK synth, cfn-lint)",
-                 "unit": "unit (moto in-process)"}.get(tier, tier)
+                 "unit": "unit (moto in-process)", "browser": "browser (Chromium via Playwright)"}.get(tier, tier)
         terminalreporter.write_line(f"{label}: {counts}")
 
 

@@ -31,6 +31,9 @@ MISTAKES = {
     "PORT not a number": ({"PORT": "eighty"}, "PORT", "whole number"),
     "DYNAMODB engine": ({"DYNAMODB": "postgres"}, "DYNAMODB", "moto or local"),
     "LOG_LEVEL": ({"LOG_LEVEL": "chatty"}, "LOG_LEVEL", "DEBUG, INFO"),
+    "CORS_ALLOWED_ORIGINS": ({"CORS_ALLOWED_ORIGINS": "localhost:3000"}, "CORS_ALLOWED_ORIGINS", "not an origin"),
+    "TENANT_JWKS": ({"TENANT_JWKS": '{"acme": {"jwksUrl": "https://idp/jwks"}}'}, "TENANT_JWKS", "no issuer"),
+    "POLL_INTERVAL_SECONDS": ({"POLL_INTERVAL_SECONDS": "0"}, "POLL_INTERVAL_SECONDS", "between 1 and 3600"),
 }
 
 

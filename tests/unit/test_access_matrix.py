@@ -5,10 +5,10 @@ of the victim's (tenant `dev`, user alice); "named user" routes are those whose 
 (`/v1/users/alice/...`, `/v1/.../members/alice`). The other tenant's tokens carry the same user
 id (alice) and, for the user, every role (admin, Private).
 
-| caller | service (`/health`, `/openapi.json`) | native `/v1` | ThreatConnect v2 (`ownerId` of a community) | Cord v1 | api3 | Spark |
+| caller | service (`/health`, `/openapi.json`, `/static/notification-bell.js`) | native `/v1` | ThreatConnect v2 (`ownerId` of a community) | Cord v1 | api3 | Spark |
 | --- | --- | --- | --- | --- | --- | --- |
 | no token | 200 | 401 `unauthorized` | 401 | 401 `missing_authorization_header` | 401 | 401, Code 1000 |
-| malformed; expired; wrong signature; `alg: none`; signed RS256; HMAC with the tenant key under an RS256 header; no `aud`; no `exp` | 200 | 401 `unauthorized` | 401 | 401 `invalid_access_token` | 401 | 401, Code 1000 (expired: 1020) |
+| malformed; expired; wrong signature; `alg: none`; signed RS256; HMAC with the tenant key under an RS256 header; no `aud`; no `exp`; the tenant's identity provider's token signed by an unpublished key, for another audience, expired, or HS256 with the tenant key under the provider's issuer | 200 | 401 `unauthorized` | 401 | 401 `invalid_access_token` | 401 | 401, Code 1000 (expired: 1020) |
 | other tenant's server token | 200 | ids 404; named user: 200/201 on its own tenant's user of that id; membership get/delete 404; member list/put, send: its own tenant (200/201/202) | 403 (no such owner in its tenant) | its own tenant: POST/GET/PUT 200; DELETE of our id 404 | LIST 200 (its own tenant only); GET, DELETE 404 | (`_apiuser`) its own user: 200/201; PUT of our id 404 |
 | other tenant's user token | 200 | ids 404; named user: 200 on its own data; membership get 404; server-only routes 403; community send 403 | 403 | 403 (server token only) | LIST 200 (its own tenant only); GET, DELETE 404 | its own inbox 200/201; PUT of our id 404 |
 | same tenant, other user | 200 | ids 404; named user 403; server-only 403; community send 403 (not a member); notification types 200 (tenant-wide) | 403 (not a member) | 403 | LIST 403; GET 404; DELETE 404 | its own inbox 200/201; PUT of our id 404 |
@@ -16,6 +16,9 @@ id (alice) and, for the user, every role (admin, Private).
 | banned member (Director, banned) | 200 | as the other user (community send 403) | 403 | 403 | as the other user | as the other user |
 | role too low | 200 | Subscriber / Sharing User: 403 (ids 404); the named user herself on server-only routes: 403 | Subscriber: 403 | a user token (alice herself): 403 | no `admin` role: LIST 403, GET 404 (even her own), DELETE of her own 200 | IDX: 403, Code 1500 |
 | right caller | 200 | 200 / 201 / 202 / 204 | 200 | 200 | 200 | 200 / 201 |
+
+An identity provider's token for alice (TENANT_JWKS) is checked as the right caller on every route whose
+right caller is alice herself.
 
 Right callers: native: alice for her inbox, ids, profile, settings, membership and broadcast (a
 Commenter of the community for the send), the tenant's server for profiles and memberships;
@@ -95,9 +98,11 @@ LOWLY = Who(VICTIM, "lowly")        # Subscriber in the community, Sharing User 
 ACME_SERVER = Who(OTHER)
 ACME_ALICE = Who(OTHER, "alice", ("admin", "Private"))  # same user id, other tenant, every role
 
-# Token defects: the right caller's own claims, each with one thing wrong.
+# Token defects: the right caller's own claims, each with one thing wrong. The idp-* ones are tokens of the
+# tenant's identity provider (TENANT_JWKS, served by tests/idp.py during this module): an unpublished key, another
+# audience, expired, or HS256 with the tenant's shared key under the provider's issuer (algorithm confusion).
 AUTH_FAILURES = ["no-token", "malformed", "expired", "wrong-signature", "alg-none", "rs256", "hs-key-as-rs256",
-                 "no-aud", "no-exp"]
+                 "no-aud", "no-exp", "idp-unknown-kid", "idp-wrong-audience", "idp-expired", "idp-hs256-tenant-key"]
 FIXED = {"other-tenant-server": ACME_SERVER, "other-tenant-user": ACME_ALICE, "same-tenant-other-user": BOB,
          "api-user": ROBOT, "banned-member": MALLORY}
 CALLERS = AUTH_FAILURES + list(FIXED) + ["role-too-low", "right-caller"]
@@ -142,11 +147,36 @@ def _rsa_private_pem() -> bytes:
     return _RSA["pem"]
 
 
+# The victim tenant's identity provider while this module runs (see the `world` fixture).
+IDP: dict[str, Any] = {}
+
+
+def idp_token(who: Who, defect: str | None = None) -> str:
+    """A token of the victim tenant's identity provider for `who` (a user), with `defect`."""
+    from tests.idp import rsa_key
+
+    provider = IDP["provider"]
+    user = who.user or "alice"
+    if defect == "idp-unknown-kid":
+        return provider.token(user, IDP.setdefault("stranger", rsa_key("unpublished")))
+    if defect == "idp-wrong-audience":
+        return provider.token(user, aud="another-app")
+    if defect == "idp-expired":
+        return provider.token(user, ttl=-120)
+    if defect == "idp-hs256-tenant-key":
+        claims = {**_claims(who), "iss": provider.issuer, "aud": provider.audience}
+        return jwt.encode(claims, _key(VICTIM), algorithm="HS256", headers={"kid": provider.keys[0].kid})
+    assert defect is None, defect
+    return provider.token(user)
+
+
 def token_for(who: Who, defect: str | None = None) -> str | None:
     """A bearer token for `who`, or that token with `defect`; None: send no Authorization."""
     if defect == "no-token" or (who.tenant is None and defect is None):
         return None
     who = who if who.tenant is not None else SERVER  # defects of an anonymous caller: a server token's
+    if defect and defect.startswith("idp-"):
+        return idp_token(who, defect)
     key = _key(who.tenant)
     if defect is None:
         return jwt.encode(_claims(who), key, algorithm="HS256")
@@ -334,8 +364,14 @@ def world():
     from chalice.test import Client
     from moto import mock_aws
 
+    from chalicelib.auth import jwks
+    from tests.idp import Provider, rsa_key
+
+    provider = IDP["provider"] = Provider([rsa_key()]).start()
+    jwks._clients.clear()
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("DYNAMODB_ENDPOINT", raising=False)
+        mp.setenv("TENANT_JWKS", json.dumps(provider.config(VICTIM)))
         with mock_aws():
             reset_process_caches()
             from chalicelib.store.bootstrap import ensure_tables
@@ -348,6 +384,8 @@ def world():
                 w.save()
                 yield w
     reset_process_caches()
+    provider.stop()
+    jwks._clients.clear()
 
 
 # ---- the rows ----------------------------------------------------------------------------------------
@@ -443,6 +481,7 @@ SPECS: dict[tuple[str, str], Spec] = {
     # -- service: public, and never any tenant's data --
     ("GET", "/health"): _public(lambda w, who, e: Req("GET", "/health")),
     ("GET", "/openapi.json"): _public(lambda w, who, e: Req("GET", "/openapi.json")),
+    ("GET", "/static/notification-bell.js"): _public(lambda w, who, e: Req("GET", "/static/notification-bell.js")),
 
     # -- native --
     ("POST", "/v1/notifications"): Spec(
@@ -593,7 +632,7 @@ def _error_shape(surface: str, status: int, body: Any, defect: str | None, exp: 
         assert set(body) == {"D"} and set(body["D"]) == {"Success", "Code", "Message"}, body
         assert body["D"]["Success"] is False, body
         if status == 401:
-            assert body["D"]["Code"] == (1020 if defect == "expired" else 1000), body
+            assert body["D"]["Code"] == (1020 if defect in ("expired", "idp-expired") else 1000), body
         if exp.code is not None:
             assert body["D"]["Code"] == exp.code, body
     else:
@@ -603,6 +642,8 @@ def _error_shape(surface: str, status: int, body: Any, defect: str | None, exp: 
 def _success_shape(surface: str, status: int, body: Any) -> None:
     if status == 204:
         assert body is None
+    elif surface == "service" and body is None:  # the bell's script: not JSON
+        pass
     elif surface == "threatconnect":
         assert body == {"status": "Success"}, body
     elif surface == "spark":
@@ -690,13 +731,29 @@ def test_every_route_has_a_matrix_row():
 @pytest.mark.parametrize("caller", CALLERS)
 @pytest.mark.parametrize("route", ROUTE_KEYS, ids=[f"{m} {p}" for m, p in ROUTE_KEYS])
 def test_matrix(world: World, route: tuple[str, str], caller: str) -> None:
+    check_cell(world, route, caller)
+
+
+# Routes alice herself (no roles) may use: an identity provider's token for alice must do exactly what hers does.
+IDP_ROUTES = [k for k in ROUTE_KEYS if k in SPECS and SPECS[k].right == ALICE]
+
+
+@pytest.mark.parametrize("route", IDP_ROUTES, ids=[f"{m} {p}" for m, p in IDP_ROUTES])
+def test_an_identity_provider_token_acts_as_its_user(world: World, route: tuple[str, str]) -> None:
+    check_cell(world, route, "right-caller", token=idp_token(ALICE), counted=False)
+
+
+def check_cell(world: World, route: tuple[str, str], caller: str, token: str | None = None,
+               counted: bool = True) -> None:
+    """One cell: `caller` (or `token`, standing for that caller) on `route`, checked against its row
+    (`counted`: one of the matrix's own cells, in STATS)."""
     if route not in SPECS:
         pytest.fail(f"{route[0]} {route[1]} has no row in the access matrix (add it to SPECS)")
     spec = SPECS[route]
     exp = expectation(spec, caller)
     who = identity(spec, caller)
     defect = caller if caller in AUTH_FAILURES else None
-    token = token_for(who, defect)
+    token = token or token_for(who, defect)
     try:
         req = spec.build(world, who, exp)
         before = world.dump()
@@ -729,7 +786,7 @@ def test_matrix(world: World, route: tuple[str, str], caller: str) -> None:
             tenant = who.tenant or VICTIM
             foreign = sorted(k for k in changed if not k[1].startswith(f"{tenant}#"))
             assert not foreign, (label, "changed another tenant's data", foreign)
-        STATS["passed"] += 1
+        STATS["passed"] += counted
     finally:
         if world.dump() != world.canonical:
             world.restore()

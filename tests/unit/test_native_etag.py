@@ -49,5 +49,5 @@ def test_etag_depends_on_the_query_and_the_user(server, as_user):
     assert poll(dee, LIST + "?status=unread", all_tag).status_code == 200
     eve = poll(as_user("eve"), LIST, all_tag)  # same version, same query, another inbox
     assert eve.status_code == 200 and eve.headers["ETag"] != all_tag
-    assert eve.headers["Vary"] == "Authorization" and "private" in eve.headers["Cache-Control"]
+    assert eve.headers["Vary"] == "Authorization, Origin" and "private" in eve.headers["Cache-Control"]
     assert poll(dee, LIST, 'W/"nope", ' + all_tag).status_code == 304

@@ -31,6 +31,29 @@ from chalicelib.settings import SettingsError, get_settings
     ("DYNAMODB_ENDPOINT", "localhost:8000", "DYNAMODB_ENDPOINT must be an http:// or https:// URL"),
     ("DYNAMODB_ENDPOINT", "http://127.0.0.1:port", "DYNAMODB_ENDPOINT has an invalid port"),
     ("TABLE_PREFIX", "my tables", "TABLE_PREFIX may hold only letters, digits"),
+    ("POLL_INTERVAL_SECONDS", "0", "POLL_INTERVAL_SECONDS must be between 1 and 3600, not 0"),
+    ("CORS_ALLOWED_ORIGINS", "https://app.example.com/", "CORS_ALLOWED_ORIGINS holds 'https://app.example.com/', "
+                                                         "which is not an origin"),
+    ("CORS_ALLOWED_ORIGINS", "app.example.com", "CORS_ALLOWED_ORIGINS holds 'app.example.com'"),
+    ("CORS_ALLOWED_ORIGINS", "http://localhost:99999", "CORS_ALLOWED_ORIGINS holds 'http://localhost:99999'"),
+    ("CORS_ALLOWED_ORIGINS", "https://a.*.example.com", "CORS_ALLOWED_ORIGINS holds 'https://a.*.example.com'"),
+    ("TENANT_JWKS", "{", "TENANT_JWKS is not valid JSON"),
+    ("TENANT_JWKS", "[]", "TENANT_JWKS must be a JSON object"),
+    ("TENANT_JWKS", '{"a b": {}}', "TENANT_JWKS names tenant 'a b'"),
+    ("TENANT_JWKS", '{"acme": "https://idp/jwks"}', "TENANT_JWKS gives tenant 'acme' a string: expected an object"),
+    ("TENANT_JWKS", '{"acme": {"jwksUrl": "https://idp/jwks", "issuer": "i"}}',
+     "TENANT_JWKS gives tenant 'acme' no audience"),
+    ("TENANT_JWKS", '{"acme": {"jwksUrl": "https://idp/jwks", "issuer": "i", "audience": "a", "userClaim": ""}}',
+     "TENANT_JWKS gives tenant 'acme' no userClaim"),
+    ("TENANT_JWKS", '{"acme": {"jwksUrl": "https://idp/jwks", "issuer": "i", "audience": "a", "alg": "HS256"}}',
+     "TENANT_JWKS gives tenant 'acme' the unknown field 'alg'"),
+    ("TENANT_JWKS", '{"acme": {"jwksUrl": "file:///etc/passwd", "issuer": "i", "audience": "a"}}',
+     "TENANT_JWKS gives tenant 'acme' the jwksUrl 'file:///etc/passwd': it must be an http:// or https:// URL"),
+    ("TENANT_JWKS", '{"acme": {"jwksUrl": "https://idp/jwks", "issuer": "inbox-notifications", "audience": "a"}}',
+     "TENANT_JWKS gives tenant 'acme' the issuer 'inbox-notifications', which is this service's own"),
+    ("TENANT_JWKS", '{"a": {"jwksUrl": "https://idp/j", "issuer": "i", "audience": "x"}, '
+                    '"b": {"jwksUrl": "https://idp/j", "issuer": "i", "audience": "x"}}',
+     "TENANT_JWKS gives tenants 'a' and 'b' the same issuer and audience"),
 ])
 def test_an_unusable_value_names_its_variable(monkeypatch, name, value, message):
     monkeypatch.setenv(name, value)
@@ -78,3 +101,13 @@ def test_tenant_id_rule_matches_the_tokens():
     from chalicelib import settings
 
     assert settings.TENANT_ID.pattern == tokens.TENANT_ID.pattern
+
+
+def test_cors_origins_and_identity_providers_are_read(monkeypatch):
+    monkeypatch.setenv("CORS_ALLOWED_ORIGINS", " http://localhost:*, HTTPS://App.Example.com:443 ,,https://*.x.io")
+    monkeypatch.setenv("TENANT_JWKS", json.dumps({"acme": {"jwksUrl": "https://idp.example/jwks", "issuer": "https://idp",
+                                                          "audience": "bell"}}))
+    s = get_settings()
+    assert s.cors_allowed_origins == ("http://localhost:*", "https://app.example.com", "https://*.x.io")
+    assert s.tenant_jwks["acme"].user_claim == "sub" and s.tenant_jwks["acme"].issuer == "https://idp"
+    assert s.poll_interval_seconds == 30
