@@ -76,6 +76,7 @@ import base64
 import bisect
 import copy
 import datetime
+import functools
 import hashlib
 import inspect
 import threading
@@ -303,7 +304,10 @@ def _resolve(dotted: str) -> Callable[..., Any]:
     raise ImportError(dotted)
 
 
+@functools.lru_cache(maxsize=None)
 def source_hash(dotted: str) -> str:
+    """The hash of a moto function's source (as installed: this process's moto never changes, and
+    the unit tests check it for every test they start a moto for)."""
     function = _resolve(dotted)
     function = getattr(function, "__wrapped_by_moto_engine__", function)
     if isinstance(function, property):

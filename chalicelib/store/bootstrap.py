@@ -1,6 +1,8 @@
 """Create the tables the code declares, if missing (local runtime and tests)."""
 from __future__ import annotations
 
+from typing import Any
+
 import boto3
 from botocore.config import Config
 
@@ -37,10 +39,18 @@ def create_table_params(model) -> dict:
     return params
 
 
-def dynamodb_client():
+_clients: dict[tuple[str, str | None], Any] = {}
+
+
+def dynamodb_client() -> Any:
+    """One client per region and endpoint (making one costs ~30 ms; the unit tests make tables
+    for every test)."""
     s = get_settings()
-    return boto3.client("dynamodb", region_name=s.region, endpoint_url=s.dynamodb_endpoint,
-                        config=Config(retries={"max_attempts": 8, "mode": "standard"}))
+    key = (s.region, s.dynamodb_endpoint)
+    if key not in _clients:
+        _clients[key] = boto3.client("dynamodb", region_name=s.region, endpoint_url=s.dynamodb_endpoint,
+                                     config=Config(retries={"max_attempts": 8, "mode": "standard"}))
+    return _clients[key]
 
 
 def ensure_tables() -> list[str]:
