@@ -11,7 +11,7 @@ what `make dev` did before chalicelib/local/moto_process.py).
     ... [--profile out.pstats]   (cProfile of every thread, server and client, merged)
     ... [--engine embedded]      (the engine in this process instead of `make dev`'s child process)
 
-write:  `delivery.write_new` alone (conditional Put + counter ADD per recipient, 50 per
+write:  `delivery.write_copies` alone (conditional Put + counter ADD per recipient, 50 per
         TransactWriteItems) for --recipients new recipients, at each thread count
         (FANOUT_PARALLELISM), as the inbox and counters tables hold each of --sizes items
         (filled straight into moto's backend, items shaped like delivered ones).
@@ -20,7 +20,7 @@ query:  one 500-item page of a directory partition (`directory.members_page`: pa
         20-item inbox page on the `unread` LSI, as the partition and the table grow.
 fanout: a broadcast to an organization of N members end to end, in this process as `make dev` runs
         it (POST, the stream poller's coordinator, the work queue's writers: members Query, settings
-        BatchGet, write_new, the chunk's small writes). bench/run.py measures the same over HTTP.
+        BatchGet, write_copies, the chunk's small writes). bench/run.py measures the same over HTTP.
 """
 from __future__ import annotations
 
@@ -166,7 +166,7 @@ def fill(kind: str, attrs_list) -> None:
 
 
 def fill_inbox(count: int, start: int) -> None:
-    """count inbox items and counters for fresh users, shaped like write_new's."""
+    """count inbox items and counters for fresh users, shaped like write_copies'."""
     from chalicelib import ids
 
     sk = ids.new_ulid()
@@ -182,26 +182,6 @@ def fill_members(org: str, count: int) -> None:
     fill("directory", (DirectoryItem(f"{TENANT}#org#{org}", f"m#{org}-u{i:07d}", mkey=f"{TENANT}#{org}-u{i:07d}",
                                      role="Standard User", banned=False, is_api=False, joined=0).serialize()
                        for i in range(count)))
-
-
-def cache_settings() -> None:
-    """What-if only: every module's get_settings returns one Settings object, rebuilt when
-    FANOUT_PARALLELISM (the one variable this bench changes) changes."""
-    import chalicelib.settings as settings_module
-
-    build = settings_module.get_settings
-    cached: dict[str | None, object] = {}
-
-    def get_settings():
-        key = os.environ.get("FANOUT_PARALLELISM")
-        if key not in cached:
-            cached.clear()
-            cached[key] = build()
-        return cached[key]
-
-    for name, module in list(sys.modules.items()):
-        if name.startswith(("chalicelib", "app")) and getattr(module, "get_settings", None) is build:
-            module.get_settings = get_settings  # type: ignore[attr-defined]
 
 
 # -- write ceiling ---------------------------------------------------------------------------------
@@ -341,9 +321,6 @@ def main() -> int:
     parser.add_argument("--partitions", default="1000,10000,100000")
     parser.add_argument("--members", default="1000,10000")
     parser.add_argument("--profile", help="write merged cProfile stats of all threads here")
-    parser.add_argument("--what-if-settings-cached", action="store_true",
-                        help="not the service as it is: reuse one Settings object (the client side builds one from "
-                             "the environment about 12 times per recipient) to show what that costs")
     parser.add_argument("--engine", choices=["embedded", "process"], default="process",
                         help="embedded: in this process, as `make dev` runs it; process: in a child process")
     args = parser.parse_args()
@@ -354,8 +331,6 @@ def main() -> int:
         profile_all_threads()
     ENGINE["process"] = args.engine == "process"
     server = start()
-    if args.what_if_settings_cached:
-        cache_settings()
     try:
         {"write": bench_write, "query": bench_query, "fanout": bench_fanout}[args.what](args)
     finally:

@@ -9,7 +9,7 @@ really makes under test:
   API handler, `handle_broadcast_stream` the Fanout, `handle_inbox_stream` the Expiry and
   `handle_work_queue` the Writer. Frames are matched by file and qualified name, so no production
   code is wrapped or patched and `from ... import` bindings made before the plugin loaded do not
-  matter. Work handed to a `ThreadPoolExecutor` (delivery.write_new) carries the submitting
+  matter. Work handed to a `ThreadPoolExecutor` (delivery.write_copies) carries the submitting
   thread's function with it (`submit` is wrapped while recording). Calls outside any entry point
   (tests seeding and asserting, bootstrap's CreateTable, the local runtime's pollers) are ignored.
 - **Recording.** `botocore.client.BaseClient._make_api_call` (every boto3 and PynamoDB call passes

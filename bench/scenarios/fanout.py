@@ -4,7 +4,7 @@ For each audience size N, trials alternate (so noise hits every side alike):
   ours, 10 members: POST the broadcast, wait until complete (its POST latency is scenario 3's "10");
   ours, N members: members/s from the POST until GET /v1/broadcasts/{id} says complete, then verified
       by counting (every member's counter total, and a sample of inboxes by Query);
-  the engine's ceilings on the same engine: `write_new` alone (exact writes: conditional put + counter
+  the engine's ceilings on the same engine: `write_copies` alone (exact writes: conditional put + counter
       ADD in transactions), best of the thread counts, and plain BatchWriteItem (25 per request);
   the peer: notify.send to a Group of 10 and of N (it blocks for the whole fan-out).
 Ratios are per trial (ours/peer, ours/ceiling, latency N/10), then the median over trials.

@@ -29,14 +29,10 @@ def ttl_datetime(epoch_seconds: int | None) -> datetime | None:
     return datetime.fromtimestamp(epoch_seconds, timezone.utc) if epoch_seconds else None
 
 
-def write_new(items: Iterable[InboxItem]) -> dict[str, bool]:
-    """Write each item unless it exists. Returns pk -> True (written now) / False (was there)."""
-    return _write_serialized([item.serialize() for item in items])
-
-
 def write_copies(item: InboxItem, tenant: str, users: Iterable[str]) -> dict[str, bool]:
-    """`write_new` of one notification's copies, one per user (a broadcast chunk, a send to many):
-    the item is serialized once and readdressed."""
+    """Write one notification's copy into each user's inbox unless it is there (a broadcast chunk,
+    a send to many: `item` is serialized once and readdressed). Returns inbox pk -> True (written
+    now) / False (was there)."""
     return _write_serialized(inbox_store.copies(item, tenant, users))
 
 

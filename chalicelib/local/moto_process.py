@@ -21,7 +21,6 @@ import sys
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
-READY_TIMEOUT_S = 60.0
 
 
 class MotoProcess:
@@ -61,20 +60,14 @@ def _serve() -> None:
     from chalicelib.logs import configure_logging
 
     configure_logging()
-    from moto.server import ThreadedMotoServer
-
-    from chalicelib.local import moto_engine
-    from chalicelib.local.runtime import free_port
+    from chalicelib.local.runtime import StartupError, start_moto_in_process
 
     try:
-        moto_engine.install()
-    except moto_engine.MotoEngineMismatch as exc:
+        server, endpoint = start_moto_in_process()
+    except StartupError as exc:
         print(f"error: {exc}", flush=True)
         return
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    print(f"http://127.0.0.1:{port}", flush=True)
+    print(endpoint, flush=True)
     sys.stdin.read()  # until the runtime closes the pipe or dies
     server.stop()
 

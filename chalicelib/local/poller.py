@@ -85,7 +85,6 @@ class StreamPoller:
             self._thread.join(timeout)
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-
     # -- polling ----------------------------------------------------------------------------
     def _run(self) -> None:
         last_discovery = 0.0
@@ -164,7 +163,7 @@ class StreamPoller:
         by_key: dict[str, list[dict[str, Any]]] = {}
         for record in records:
             keys = record.get("dynamodb", {}).get("Keys", {})
-            key = repr(sorted((name, value) for name, value in keys.items() if name == "pk") or keys)
+            key = repr(keys.get("pk", keys))  # the partition key (the whole key of a table without `pk`)
             by_key.setdefault(key, []).append(to_lambda_record(record, self.stream_arn, self.region))
         for key, batch in by_key.items():
             self._slots.acquire()  # at most `parallelization` batches in flight, as on AWS
@@ -173,8 +172,7 @@ class StreamPoller:
             future.add_done_callback(lambda _: self._slots.release())
             self._lanes[key] = future
         for key in [k for k, lane in self._lanes.items() if lane.done()]:
-            if self._lanes[key].done():
-                del self._lanes[key]
+            del self._lanes[key]
 
     def _deliver_after(self, previous: Future | None, batch: list[dict[str, Any]]) -> None:
         if previous is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.attributes import (
     ListAttribute,
     MapAttribute,
@@ -18,12 +19,12 @@ from pynamodb.attributes import (
     TTLAttribute,
     UnicodeAttribute,
 )
-from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, LocalSecondaryIndex
 
 from chalicelib.store.attributes import CompactJSONAttribute
-from chalicelib.store.base import BaseModel, lazy_meta
+from chalicelib.store.base import BaseModel, connection, lazy_meta
+from chalicelib.store.counters import Counter
 
 GROUP_PREFIX = "g#"
 
@@ -140,9 +141,6 @@ def put_new_counted(raw_items: list[dict[str, Any]]) -> None:
     counters ADDed (unread, total, version). Item i's put is action 2i and its counter action
     2i + 1, so a cancellation's reasons name the items that already existed (`failed_conditions`).
     Raises TransactWriteError as PynamoDB's own transactions do."""
-    from chalicelib.store.base import connection
-    from chalicelib.store.counters import Counter
-
     inbox, counters = InboxItem.Meta.table_name, Counter.Meta.table_name
     pk, sk = InboxItem.pk.attr_name, InboxItem.sk.attr_name
     absent = {"ConditionExpression": "attribute_not_exists(#sk)", "ExpressionAttributeNames": {"#sk": sk}}
