@@ -1,6 +1,6 @@
 """Drive the broadcast fan-out in unit tests (moto in-process has no stream poller or queue workers).
 
-Reads the broadcasts table's stream the way `chalicelib.local.poller` does, converts each
+Reads the broadcasts table's stream the way `notifications.local.poller` does, converts each
 record with `to_lambda_record` and hands batches to `chalicelib.streams.handle_broadcast_stream`
 (the coordinator, as Lambda runs it); then receives the work queue's messages and hands each
 to `chalicelib.queues.handle_work_queue` (the writers), deleting those that succeed and making
@@ -23,8 +23,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from chalicelib.local import queue_worker
-from chalicelib.local.poller import to_lambda_record
+from notifications.local import queue_worker
+from notifications.local.poller import to_lambda_record
 from chalicelib.queues import handle_work_queue
 from chalicelib.settings import get_settings
 from chalicelib.store import work_queue

@@ -5,15 +5,13 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import ROOT, free_port, needs_local_process
+from notifications.local.ports import free_port
+from tests.integration.conftest import DEV_COMMAND, ROOT, needs_local_process
 
-NOTIFICATIONS = str(Path(sys.executable).parent / "notifications")
 
 MISTAKES = {
     "unreachable endpoint": ({"DYNAMODB_ENDPOINT": "http://127.0.0.1:1"}, "DYNAMODB_ENDPOINT", "not reachable"),
@@ -43,7 +41,7 @@ def run_dev(extra_env: dict[str, str], timeout: float = 90) -> subprocess.Comple
         env.pop(name, None)
     env.update({"PORT": str(free_port()), "PYTHONUNBUFFERED": "1"})
     env.update(extra_env)
-    return subprocess.run([NOTIFICATIONS, "dev"], cwd=ROOT, env=env, capture_output=True, text=True,
+    return subprocess.run(DEV_COMMAND, cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=timeout, start_new_session=True)
 
 
