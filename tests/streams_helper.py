@@ -24,7 +24,7 @@ import pytest
 from botocore.config import Config
 
 from notifications.local import queue_worker
-from notifications.local.poller import to_lambda_record
+from notifications.local.poller import invoke_with_retries, to_lambda_record
 from chalicelib.queues import handle_work_queue
 from chalicelib.settings import get_settings
 from chalicelib.store import work_queue
@@ -111,20 +111,13 @@ class StreamDriver:
         return len(messages)
 
     def _deliver(self, batch: list[dict[str, Any]], max_retries: int) -> None:
-        attempts = 0
-        while batch:
-            self.invocations += 1
-            self.delivered_records += len(batch)
-            try:
-                failures = [f["itemIdentifier"] for f in self.handler({"Records": batch})["batchItemFailures"]]
-            except Exception:  # noqa: BLE001 - a crashed invocation: the whole batch again
-                failures = [batch[0]["dynamodb"]["SequenceNumber"]]
-            if not failures:
-                return
-            attempts += 1
-            assert attempts <= max_retries, "record kept failing"
-            seqs = [r["dynamodb"]["SequenceNumber"] for r in batch]
-            batch = batch[min(seqs.index(f) for f in failures):]
+        left = invoke_with_retries(self.handler, batch, max_retries=max_retries, backoff=None,
+                                   on_invoke=self._count_invocation)
+        assert not left, "record kept failing"
+
+    def _count_invocation(self, batch: list[dict[str, Any]]) -> None:
+        self.invocations += 1
+        self.delivered_records += len(batch)
 
 
 @pytest.fixture
