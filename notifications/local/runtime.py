@@ -119,6 +119,11 @@ def start_poller(on_failure=None):
                         on_failure=on_failure).start()
 
 
+def queue_worker_count() -> int:
+    """QUEUE_WORKERS: how many writer threads draw from the work queue (`make dev`'s writer concurrency)."""
+    return env_int("QUEUE_WORKERS", 4, minimum=1, maximum=64)
+
+
 def start_queue_workers(workers: int | None = None):
     """The work queue -> the writers (what the `writer` function's SQS mapping does), QUEUE_WORKERS
     threads drawing fairly across tenants."""
@@ -131,7 +136,7 @@ def start_queue_workers(workers: int | None = None):
         from notifications.local import faults
 
         handler = faults.install_writer(os.environ["NOTIFICATIONS_FAULTS"], handler)
-    count = workers or env_int("QUEUE_WORKERS", 4, minimum=1, maximum=64)
+    count = workers or queue_worker_count()
     return QueueWorkers(work_queue.queue_url(), handler, sqs=work_queue.client(), region=get_settings().region,
                         workers=count).start()
 
@@ -248,6 +253,7 @@ def check_settings(port: int | None) -> tuple[int, str]:
         raise SettingsError("DYNAMODB", f"must be moto or local, not {choice!r}")
     if choice.lower() == "local":
         env_int("DYNAMODB_PORT", 0, minimum=1, maximum=65535)
+    queue_worker_count()  # read once the engine runs: a mistake there would leave the poller talking to it
     get_settings()
     if port is not None:
         if not 1 <= port <= 65535:
