@@ -65,3 +65,19 @@ def test_importing_every_deployed_module_loads_no_dev_tooling():
     result = json.loads(run.stdout.splitlines()[-1])
     assert "chalicelib.api" in result["imported"] and "chalicelib.streams" in result["imported"]
     assert not set(DEV_ONLY) & set(result["loaded"]), sorted(set(DEV_ONLY) & set(result["loaded"]))
+
+
+def _requirement_lines(lines) -> set[str]:
+    return {line.split("#")[0].replace(" ", "") for line in lines if line.split("#")[0].strip()}
+
+
+def test_requirements_txt_is_the_runtime_dependencies():
+    """requirements.txt (what Chalice packages) is pyproject's `dependencies` but chalice (its own runtime
+    goes in anyway) and boto3 (Lambda's Python runtime has it): no dev extra, no drift."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime = {dep for dep in _requirement_lines(project["dependencies"])
+               if not dep.lower().startswith(("chalice", "boto3"))}
+    assert _requirement_lines((ROOT / "requirements.txt").read_text().splitlines()) == runtime
+    assert not any(dep.lower().startswith("moto") for dep in _requirement_lines(project["dependencies"]))
