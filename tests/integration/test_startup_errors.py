@@ -73,23 +73,13 @@ def test_a_mistake_is_one_clear_line(outcomes, name):
     assert_one_clear_line(outcomes[name], variable, problem)
 
 
-def test_a_taken_port_is_one_clear_line():
+@pytest.mark.parametrize("setting", ["PORT", "--port"])
+def test_a_taken_port_is_one_clear_line(setting):
     needs_local_process()
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        port = taken.getsockname()[1]
-        result = run_dev({"PORT": str(port)})
-    assert_one_clear_line(result, "PORT", "already in use")
-    assert str(port) in result.stderr
-
-
-def test_a_taken_port_option_is_one_clear_line():
-    needs_local_process()
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        result = run_dev({}, "--port", str(port))
-    assert_one_clear_line(result, "--port", "already in use")
-    assert str(port) in result.stderr
+        port = str(taken.getsockname()[1])
+        result = run_dev({"PORT": port}) if setting == "PORT" else run_dev({}, "--port", port)
+    assert_one_clear_line(result, setting, "already in use")
+    assert port in result.stderr
