@@ -14,12 +14,12 @@ export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q -e '.[dev,test]'
 	touch $(STAMP)
 
 # The CDK stack's tools (aws-cdk-lib, chalice[cdkv2], cfn-lint): test and synth need them.
 $(INFRA_STAMP): $(STAMP) pyproject.toml
-	$(BIN)/python -m pip install -q -e '.[test,infra]'
+	$(BIN)/python -m pip install -q -e '.[dev,test,infra]'
 	touch $(INFRA_STAMP)
 
 install: $(STAMP)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,11 +24,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from notifications.local.ports import free_port  # noqa: E402
 
 
 def rss_mb(pid: int) -> float:
@@ -66,7 +61,7 @@ def main() -> int:
         name, _, value = pair.partition("=")
         env[name] = value
     log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"dev-send-rate-{port}.log"
-    process = subprocess.Popen([str(Path(sys.executable).parent / "notifications"), "dev"], cwd=ROOT, env=env,
+    process = subprocess.Popen([sys.executable, "-m", "notifications.cli", "dev"], cwd=ROOT, env=env,
                                stdout=open(log_path, "w"), stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -1,9 +1,9 @@
 """The default dev engine's ceilings: the embedded moto server (started exactly as `make dev` does,
-`chalicelib.local.runtime.start_embedded_dynamodb()`, shim installed) with the tables from
+`notifications.local.runtime.start_embedded_dynamodb()`, shim installed) with the tables from
 `chalicelib.store.bootstrap.ensure_tables()`, driven over HTTP from this process, as `make dev`
 drives it (`--engine process`, the default: the engine in a child process of its own), or with
 the engine in this process, sharing one GIL with the API, poller and writers (`--engine embedded`,
-what `make dev` did before chalicelib/local/moto_process.py).
+what `make dev` did before notifications/local/moto_process.py).
 
     python bench/moto_ceiling.py write  [--sizes 0,10000,100000] [--recipients 2000] [--threads 1,2,4,8]
     python bench/moto_ceiling.py query  [--partitions 1000,10000,100000]
@@ -99,7 +99,7 @@ def engine_cpu() -> float:
 
 
 def start() -> object:
-    from chalicelib.local.runtime import start_embedded_dynamodb, start_moto_in_process
+    from notifications.local.runtime import start_embedded_dynamodb, start_moto_in_process
 
     if ENGINE["process"]:
         server, endpoint = start_embedded_dynamodb()
@@ -143,7 +143,7 @@ def inbox_items(users: list[str], sk: str):
 def fill(kind: str, attrs_list) -> None:
     """Put items straight into moto's table (under the shim's lock), not over HTTP: only to grow
     the tables fast before a measurement. (With --engine process: BatchWriteItem.)"""
-    from chalicelib.local import moto_engine
+    from notifications.local import moto_engine
 
     if ENGINE["process"]:
         from chalicelib.settings import get_settings
@@ -272,7 +272,7 @@ def bench_fanout(args) -> None:
 
     from app import app
     from chalicelib.auth.tokens import issue
-    from chalicelib.local.runtime import start_poller, start_queue_workers
+    from notifications.local.runtime import start_poller, start_queue_workers
     from chalicelib.store.work_queue import ensure_queues
 
     headers = {"Authorization": f"Bearer {issue('dev')}", "Content-Type": "application/json"}

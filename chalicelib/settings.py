@@ -39,7 +39,7 @@ class Settings:
     transaction_max_actions: int = 100
     # Concurrent inbox-write transactions per chunk. moto alone is not safe under concurrent
     # transactions (use 1 with moto in-process, as the unit tests do); the dev runtime's moto
-    # server is, with chalicelib.local.moto_engine installed.
+    # server is, with notifications.local.moto_engine installed.
     fanout_parallelism: int = 8
     # Chunks the coordinator cuts per step (each step is one stream record): 100 x 500 members,
     # so a 1M-member broadcast is 20 steps.

@@ -16,7 +16,7 @@ os.environ["TENANT_KEYS"] = json.dumps({"dev": "dev-signing-key-change-me-012345
 
 import pytest  # noqa: E402
 
-from chalicelib.local import routing  # noqa: E402
+from notifications.local import routing  # noqa: E402
 
 routing.install()  # the test client matches greedy {proxy+} routes as API Gateway does
 
@@ -54,7 +54,7 @@ def aws(monkeypatch):
     """A fresh in-process moto DynamoDB (and SQS) with every table and queue created."""
     from moto import mock_aws
 
-    from chalicelib.local import moto_engine
+    from notifications.local import moto_engine
 
     monkeypatch.delenv("DYNAMODB_ENDPOINT", raising=False)
     # The dev engine's shim: moto's own TransactWriteItems deep-copies every table it names, stream

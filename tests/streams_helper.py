@@ -1,6 +1,6 @@
 """Drive the broadcast fan-out in unit tests (moto in-process has no stream poller or queue workers).
 
-Reads the broadcasts table's stream the way `chalicelib.local.poller` does, converts each
+Reads the broadcasts table's stream the way `notifications.local.poller` does, converts each
 record with `to_lambda_record` and hands batches to `chalicelib.streams.handle_broadcast_stream`
 (the coordinator, as Lambda runs it); then receives the work queue's messages and hands each
 to `chalicelib.queues.handle_work_queue` (the writers), deleting those that succeed and making
@@ -23,8 +23,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from chalicelib.local import queue_worker
-from chalicelib.local.poller import to_lambda_record
+from notifications.local import queue_worker
+from notifications.local.poller import invoke_with_retries, to_lambda_record
 from chalicelib.queues import handle_work_queue
 from chalicelib.settings import get_settings
 from chalicelib.store import work_queue
@@ -111,20 +111,13 @@ class StreamDriver:
         return len(messages)
 
     def _deliver(self, batch: list[dict[str, Any]], max_retries: int) -> None:
-        attempts = 0
-        while batch:
-            self.invocations += 1
-            self.delivered_records += len(batch)
-            try:
-                failures = [f["itemIdentifier"] for f in self.handler({"Records": batch})["batchItemFailures"]]
-            except Exception:  # noqa: BLE001 - a crashed invocation: the whole batch again
-                failures = [batch[0]["dynamodb"]["SequenceNumber"]]
-            if not failures:
-                return
-            attempts += 1
-            assert attempts <= max_retries, "record kept failing"
-            seqs = [r["dynamodb"]["SequenceNumber"] for r in batch]
-            batch = batch[min(seqs.index(f) for f in failures):]
+        left = invoke_with_retries(self.handler, batch, max_retries=max_retries, backoff=None,
+                                   on_invoke=self._count_invocation)
+        assert not left, "record kept failing"
+
+    def _count_invocation(self, batch: list[dict[str, Any]]) -> None:
+        self.invocations += 1
+        self.delivered_records += len(batch)
 
 
 @pytest.fixture

@@ -42,7 +42,7 @@ def _java() -> str | None:
 
 
 def _dynamodb_local() -> dict[str, str | None]:
-    from chalicelib.local.dynamodb_local import install_dir
+    from notifications.local.dynamodb_local import install_dir
 
     release = package = None
     readme = install_dir() / "README.txt"

@@ -13,7 +13,9 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+# Appended, not prepended: the peer's own top-level package is `notifications` too (django-notifications-hq),
+# and it must win over this project's (the checkout is only here for bench.harness.rpc).
+sys.path.append(str(Path(__file__).resolve().parents[2]))
 
 from bench.harness.rpc import serve  # noqa: E402
 

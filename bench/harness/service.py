@@ -1,7 +1,7 @@
 """`notifications dev` as a subprocess, driven only through its public HTTP API.
 
 The fan-out internals change (stream coordinator, SQS, writer workers); the bench must not. So it
-starts the service exactly as a developer does (`python -m chalicelib.cli dev --port P`, with
+starts the service exactly as a developer does (`python -m notifications.cli dev --port P`, with
 DYNAMODB=local for Amazon's DynamoDB Local, nothing for the default embedded moto engine), sends
 through POST /v1/notifications and watches GET /v1/broadcasts/{id}. The only thing it needs from
 the inside is the engine's endpoint, to seed members and count deliveries: DynamoDB Local is put
@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -23,15 +22,11 @@ from typing import Any
 
 import requests
 
+from notifications.local.ports import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = float(os.environ.get("BENCH_START_TIMEOUT", "240"))
 BANNER_ENDPOINT = re.compile(r"storage:.*? at (https?://[0-9.]+:\d+)")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def project_env(**extra: str) -> dict[str, str]:
@@ -72,7 +67,7 @@ class DevService:
             env.update(DYNAMODB="local", DYNAMODB_PORT=str(ddb_port))
         log_path = log_dir / f"dev-{engine}-{port}.log"
         started = time.perf_counter()
-        process = subprocess.Popen([sys.executable, "-m", "chalicelib.cli", "dev", "--port", str(port)], cwd=ROOT,
+        process = subprocess.Popen([sys.executable, "-m", "notifications.cli", "dev", "--port", str(port)], cwd=ROOT,
                                    env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT,
                                    start_new_session=True)
         base = f"http://127.0.0.1:{port}"

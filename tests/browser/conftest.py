@@ -37,7 +37,7 @@ def _missing() -> str | None:
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError as exc:
-        return f"Playwright for Python is not installed ({exc}); pip install -e '.[test]'"
+        return f"Playwright for Python is not installed ({exc}); pip install -e '.[dev,test]'"
     return None
 
 

@@ -41,8 +41,8 @@ def send(service, user: str, tenant: str = "dev", **content) -> str:
 
 
 def demo(service, pages, user: str) -> str:
-    """The demo page (chalicelib/local/demo.html) for `user`, served from the other origin."""
-    from chalicelib.local.demo import page
+    """The demo page (notifications/local/demo.html) for `user`, served from the other origin."""
+    from notifications.local.demo import page
 
     return pages.add(f"/demo/{user}", lambda: page(service.base, user))
 

@@ -1,7 +1,7 @@
 """The Chalice app as a WSGI application, so schemathesis (and any WSGI client) can call it in-process.
 
 Requests go through Chalice's own local gateway (what `chalice.test.Client` and `chalice local` use):
-the same route matching (greedy `{proxy+}` included, see chalicelib.local.routing), Lambda event,
+the same route matching (greedy `{proxy+}` included, see notifications.local.routing), Lambda event,
 stage environment variables and view code as `make dev`, without a socket. The path is taken raw
 (`RAW_URI`, before percent-decoding) because API Gateway hands the app undecoded path parameters.
 """

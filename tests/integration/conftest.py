@@ -18,15 +18,11 @@ from pathlib import Path
 import pytest
 import requests
 
+from notifications.local.ports import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+# `notifications dev` from this checkout (not whichever checkout the venv's console script was installed from).
+DEV_COMMAND = [sys.executable, "-m", "notifications.cli", "dev"]
 
 
 class Service:
@@ -65,7 +61,7 @@ def start_service(extra_env: dict[str, str] | None = None, timeout: float = STAR
     env.update(extra_env or {})
     log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"notifications-dev-{port}.log"
     log = open(log_path, "w")
-    process = subprocess.Popen([str(Path(sys.executable).parent / "notifications"), "dev"], cwd=ROOT, env=env,
+    process = subprocess.Popen(DEV_COMMAND, cwd=ROOT, env=env,
                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
@@ -119,7 +115,7 @@ def dynamodb_local():
             os.environ["TENANT_KEYS"] = os.environ["DEPLOYED_TENANT_KEYS"]
         yield _AwsEngine()
         return
-    from chalicelib.local.dynamodb_local import DynamoDBLocal, missing
+    from notifications.local.dynamodb_local import DynamoDBLocal, missing
 
     reason = missing()
     if reason:

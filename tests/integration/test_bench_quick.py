@@ -27,7 +27,7 @@ def _digest(path: Path) -> str | None:
 
 
 def test_bench_tiny_run_has_every_scenario(tmp_path: Path) -> None:
-    from chalicelib.local.dynamodb_local import missing
+    from notifications.local.dynamodb_local import missing
 
     reason = missing()
     if reason:

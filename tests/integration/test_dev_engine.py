@@ -1,4 +1,4 @@
-"""`make dev`'s default engine (the embedded moto server with chalicelib.local.moto_engine) and
+"""`make dev`'s default engine (the embedded moto server with notifications.local.moto_engine) and
 its HTTP server under concurrent clients, over real HTTP."""
 from __future__ import annotations
 

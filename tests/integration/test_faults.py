@@ -1,7 +1,7 @@
 """The fault drill: a broadcast over real HTTP while everything that can go wrong does, on
 DynamoDB Local and on `make dev`'s default engine (the embedded moto server).
 
-The service runs in its own process; `notifications dev` loads `chalicelib/local/faults.py`
+The service runs in its own process; `notifications dev` loads `notifications/local/faults.py`
 when NOTIFICATIONS_FAULTS is set, which wraps the fan-out from outside production code:
 inbox transactions throttle, die before or right after committing; coordinator stream
 batches are delivered twice or replayed late, and a step dies after enqueuing its chunks;
@@ -26,7 +26,6 @@ import subprocess
 import sys
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import boto3
 import pytest
@@ -139,7 +138,7 @@ def test_broadcast_under_faults_delivers_exactly_once(drill):
     # the receive after it (once its visibility timeout lapses), so the operator may find it empty
     # for a few seconds.
     def redrive() -> str | None:
-        run = subprocess.run([str(Path(sys.executable).parent / "notifications"), "redrive"], capture_output=True,
+        run = subprocess.run([sys.executable, "-m", "notifications.cli", "redrive"], capture_output=True,
                              text=True, timeout=60, env={**os.environ, "SQS_ENDPOINT": svc.sqs_endpoint,
                                                          "TABLE_PREFIX": svc.prefix})
         assert run.returncode == 0, (run.stdout, run.stderr)

@@ -160,7 +160,7 @@ def run_workers(workers: list[Callable[[float], None]], seconds: float) -> None:
 
 @pytest.fixture(scope="module", params=[
     pytest.param("dynamodb-local", id="dynamodb_local"),
-    # The default engine is exact under concurrent requests since chalicelib/local/moto_engine.py.
+    # The default engine is exact under concurrent requests since notifications/local/moto_engine.py.
     pytest.param("moto", id="moto", marks=[pytest.mark.moto_engine]),
 ])
 def target(request):

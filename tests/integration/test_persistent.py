@@ -10,7 +10,7 @@ from tests.integration.conftest import ON_CI, needs_local_process, start_service
 
 def test_data_survives_a_restart(tmp_path):
     needs_local_process()
-    from chalicelib.local.dynamodb_local import missing
+    from notifications.local.dynamodb_local import missing
 
     reason = missing()
     if reason:

@@ -5,15 +5,13 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import ROOT, free_port, needs_local_process
+from notifications.local.ports import free_port
+from tests.integration.conftest import DEV_COMMAND, ROOT, needs_local_process
 
-NOTIFICATIONS = str(Path(sys.executable).parent / "notifications")
 
 MISTAKES = {
     "unreachable endpoint": ({"DYNAMODB_ENDPOINT": "http://127.0.0.1:1"}, "DYNAMODB_ENDPOINT", "not reachable"),
@@ -34,16 +32,20 @@ MISTAKES = {
     "CORS_ALLOWED_ORIGINS": ({"CORS_ALLOWED_ORIGINS": "localhost:3000"}, "CORS_ALLOWED_ORIGINS", "not an origin"),
     "TENANT_JWKS": ({"TENANT_JWKS": '{"acme": {"jwksUrl": "https://idp/jwks"}}'}, "TENANT_JWKS", "no issuer"),
     "POLL_INTERVAL_SECONDS": ({"POLL_INTERVAL_SECONDS": "0"}, "POLL_INTERVAL_SECONDS", "between 1 and 3600"),
+    "FANOUT_CHUNKS_PER_STEP": ({"FANOUT_CHUNKS_PER_STEP": "many"}, "FANOUT_CHUNKS_PER_STEP", "whole number"),
+    "WORK_QUEUE_MAX_RECEIVES": ({"WORK_QUEUE_MAX_RECEIVES": "5.5"}, "WORK_QUEUE_MAX_RECEIVES", "whole number"),
+    "QUEUE_WORKERS": ({"QUEUE_WORKERS": "x"}, "QUEUE_WORKERS", "whole number"),
+    "DYNAMODB_PORT": ({"DYNAMODB": "local", "DYNAMODB_PORT": "x"}, "DYNAMODB_PORT", "whole number"),
 }
 
 
-def run_dev(extra_env: dict[str, str], timeout: float = 90) -> subprocess.CompletedProcess:
+def run_dev(extra_env: dict[str, str], *args: str, timeout: float = 90) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     for name in ("DYNAMODB_ENDPOINT", "DYNAMODB", "NOTIFICATIONS_FAULTS", "DYNAMODB_TRANSACTION_LIMIT"):
         env.pop(name, None)
     env.update({"PORT": str(free_port()), "PYTHONUNBUFFERED": "1"})
     env.update(extra_env)
-    return subprocess.run([NOTIFICATIONS, "dev"], cwd=ROOT, env=env, capture_output=True, text=True,
+    return subprocess.run([*DEV_COMMAND, *args], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=timeout, start_new_session=True)
 
 
@@ -71,12 +73,13 @@ def test_a_mistake_is_one_clear_line(outcomes, name):
     assert_one_clear_line(outcomes[name], variable, problem)
 
 
-def test_a_taken_port_is_one_clear_line():
+@pytest.mark.parametrize("setting", ["PORT", "--port"])
+def test_a_taken_port_is_one_clear_line(setting):
     needs_local_process()
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        port = taken.getsockname()[1]
-        result = run_dev({"PORT": str(port)})
-    assert_one_clear_line(result, "PORT", "already in use")
-    assert str(port) in result.stderr
+        port = str(taken.getsockname()[1])
+        result = run_dev({"PORT": port}) if setting == "PORT" else run_dev({}, "--port", port)
+    assert_one_clear_line(result, setting, "already in use")
+    assert port in result.stderr

@@ -276,7 +276,7 @@ def test_dead_lettered_chunk_fails_the_broadcast_until_a_redrive_delivers_it(ser
 
 
 def test_fair_lanes_serve_every_group_in_turn():
-    from chalicelib.local.queue_worker import FairLanes
+    from notifications.local.queue_worker import FairLanes
 
     lanes = FairLanes()
     for i in range(5):
@@ -290,7 +290,7 @@ def test_fair_lanes_serve_every_group_in_turn():
 
 
 def test_fair_lanes_keep_a_worker_for_other_tenants():
-    from chalicelib.local.queue_worker import FairLanes
+    from notifications.local.queue_worker import FairLanes
 
     lanes = FairLanes(per_group=2)
     for i in range(4):

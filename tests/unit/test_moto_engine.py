@@ -1,4 +1,4 @@
-"""The dev runtime's moto shim (chalicelib/local/moto_engine.py) on a real moto server, started
+"""The dev runtime's moto shim (notifications/local/moto_engine.py) on a real moto server, started
 in this process with ThreadedMotoServer on a free port, hit by concurrent threads.
 
 A short GIL switch interval makes the threads interleave inside moto's request handlers, which
@@ -21,8 +21,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from chalicelib.local import moto_engine
-from chalicelib.local.runtime import free_port
+from notifications.local import moto_engine
+from notifications.local.runtime import free_port
 from tests.threads import run_threads
 
 REGION = "eu-central-1"  # not the unit tier's region: this server's data never meets mock_aws tests
@@ -417,7 +417,7 @@ def test_shard_iterators_are_bounded_and_old_ones_expire(engine):
 def test_poller_goes_on_from_the_oldest_record_kept_after_a_trim(engine):
     """A reader that fell behind the trim point gets TrimmedDataAccessException; the local poller
     then continues from TRIM_HORIZON instead of asking again forever."""
-    from chalicelib.local.poller import StreamPoller
+    from notifications.local.poller import StreamPoller
 
     moto_engine.install(max_stream_records=20)
     ddb = engine()
@@ -453,7 +453,7 @@ def test_poller_goes_on_from_the_oldest_record_kept_after_a_trim(engine):
 def test_poller_runs_partition_keys_side_by_side_and_each_in_order(engine):
     """As a mapping with ParallelizationFactor: a batch held on one partition key does not hold
     another key's records back, and each key's records are handled in stream order."""
-    from chalicelib.local.poller import StreamPoller
+    from notifications.local.poller import StreamPoller
 
     ddb = engine()
     create_tables(ddb)

@@ -10,7 +10,7 @@ The child exits when its stdin closes, so it never outlives the runtime (even on
 SIGKILL), and ignores Ctrl-C, which the terminal sends to the whole process group: the runtime
 stops it after its own threads, not before.
 
-    python -m chalicelib.local.moto_process   # prints its endpoint (or `error: ...`), then serves
+    python -m notifications.local.moto_process   # prints its endpoint (or `error: ...`), then serves
 """
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def start() -> MotoProcess:
     """Start the child and wait for its endpoint. Raises RuntimeError with the child's one-line
     reason (e.g. the shim's moto version mismatch) when it cannot serve."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(PROJECT_DIR), os.environ.get("PYTHONPATH")])))
-    process = subprocess.Popen([sys.executable, "-m", "chalicelib.local.moto_process"], stdin=subprocess.PIPE,
+    process = subprocess.Popen([sys.executable, "-m", "notifications.local.moto_process"], stdin=subprocess.PIPE,
                                stdout=subprocess.PIPE, text=True, env=env, cwd=str(PROJECT_DIR))
     line = process.stdout.readline().strip()  # type: ignore[union-attr]
     if line.startswith("http"):
@@ -60,7 +60,7 @@ def _serve() -> None:
     from chalicelib.logs import configure_logging
 
     configure_logging()
-    from chalicelib.local.runtime import StartupError, start_moto_in_process
+    from notifications.local.runtime import StartupError, start_moto_in_process
 
     try:
         server, endpoint = start_moto_in_process()

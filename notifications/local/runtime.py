@@ -1,7 +1,7 @@
 """`notifications dev`: everything the service needs, on this machine, in one process tree.
 
 An embedded DynamoDB (moto's server, made exact under concurrent requests by
-`chalicelib.local.moto_engine`) unless DYNAMODB_ENDPOINT names another engine or
+`notifications.local.moto_engine`) unless DYNAMODB_ENDPOINT names another engine or
 DYNAMODB=local asks for Amazon's DynamoDB Local (in memory, or on a data file in
 DYNAMODB_DATA_DIR so the data survives a restart: `make dev-persistent`), the tables,
 a stream poller feeding the same fan-out handler Lambda runs, and the API under
@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from chalicelib.settings import SettingsError, env_int, get_settings
+from notifications.local.ports import free_port
 
 log = logging.getLogger("notifications.dev")
 
@@ -46,12 +47,6 @@ class StartupError(RuntimeError):
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _fake_credentials() -> None:
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
@@ -60,8 +55,8 @@ def _fake_credentials() -> None:
 
 
 def start_embedded_dynamodb() -> tuple[Any, str]:
-    """moto's server with the shim, in a child process (chalicelib/local/moto_process.py says why)."""
-    from chalicelib.local import moto_process
+    """moto's server with the shim, in a child process (notifications/local/moto_process.py says why)."""
+    from notifications.local import moto_process
 
     try:
         engine = moto_process.start()
@@ -77,7 +72,7 @@ def start_moto_in_process() -> tuple[Any, str]:
     """moto's server with the shim in this process (for measuring what the child process buys)."""
     from moto.server import ThreadedMotoServer
 
-    from chalicelib.local import moto_engine
+    from notifications.local import moto_engine
 
     try:
         moto_engine.install()
@@ -90,7 +85,7 @@ def start_moto_in_process() -> tuple[Any, str]:
 
 
 def start_dynamodb_local() -> tuple[Any, str]:
-    from chalicelib.local.dynamodb_local import DynamoDBLocal, DynamoDBLocalUnavailable
+    from notifications.local.dynamodb_local import DynamoDBLocal, DynamoDBLocalUnavailable
 
     data_dir = os.environ.get("DYNAMODB_DATA_DIR") or None
     port = env_int("DYNAMODB_PORT", 0, minimum=1, maximum=65535) or None
@@ -106,7 +101,7 @@ def start_dynamodb_local() -> tuple[Any, str]:
 
 def start_poller(on_failure=None):
     """The broadcasts stream -> the coordinator (what the `fanout` function's mapping does)."""
-    from chalicelib.local.poller import StreamPoller
+    from notifications.local.poller import StreamPoller
     from chalicelib.settings import get_settings
     from chalicelib.store.base import describe_model
     from chalicelib.store.broadcasts import BroadcastItem
@@ -116,7 +111,7 @@ def start_poller(on_failure=None):
     assert describe_model(BroadcastItem)["stream_view_type"]
     handler = handle_broadcast_stream
     if os.environ.get("NOTIFICATIONS_FAULTS"):  # test-only fault injection (tests/integration)
-        from chalicelib.local import faults
+        from notifications.local import faults
 
         handler = faults.install(os.environ["NOTIFICATIONS_FAULTS"], handler)
     return StreamPoller(settings.table_name("broadcasts"), handler,
@@ -124,19 +119,24 @@ def start_poller(on_failure=None):
                         on_failure=on_failure).start()
 
 
+def queue_worker_count() -> int:
+    """QUEUE_WORKERS: how many writer threads draw from the work queue (`make dev`'s writer concurrency)."""
+    return env_int("QUEUE_WORKERS", 4, minimum=1, maximum=64)
+
+
 def start_queue_workers(workers: int | None = None):
     """The work queue -> the writers (what the `writer` function's SQS mapping does), QUEUE_WORKERS
     threads drawing fairly across tenants."""
-    from chalicelib.local.queue_worker import QueueWorkers
+    from notifications.local.queue_worker import QueueWorkers
     from chalicelib.queues import handle_work_queue
     from chalicelib.store import work_queue
 
     handler = handle_work_queue
     if os.environ.get("NOTIFICATIONS_FAULTS"):
-        from chalicelib.local import faults
+        from notifications.local import faults
 
         handler = faults.install_writer(os.environ["NOTIFICATIONS_FAULTS"], handler)
-    count = workers or env_int("QUEUE_WORKERS", 4, minimum=1, maximum=64)
+    count = workers or queue_worker_count()
     return QueueWorkers(work_queue.queue_url(), handler, sqs=work_queue.client(), region=get_settings().region,
                         workers=count).start()
 
@@ -178,14 +178,14 @@ def create_api_server(host: str, port: int, stage: str = "dev"):
             self.start_listening()
             super().serve_forever(poll_interval)
 
-    from chalicelib.local import routing
+    from notifications.local import routing
 
     routing.install()  # greedy {proxy+} catch-alls, as API Gateway matches them
 
     cli_factory = factory.CLIFactory(project_dir=str(PROJECT_DIR))
     config = cli_factory.create_config_obj(chalice_stage_name=stage)
     app_obj = config.chalice_app
-    from chalicelib.local import demo
+    from notifications.local import demo
 
     demo.install(app_obj)  # GET /inbox: the bell's demo page, here and never deployed
     CustomLocalChalice.__bases__ = (LocalChalice, app_obj.__class__)
@@ -253,6 +253,7 @@ def check_settings(port: int | None) -> tuple[int, str]:
         raise SettingsError("DYNAMODB", f"must be moto or local, not {choice!r}")
     if choice.lower() == "local":
         env_int("DYNAMODB_PORT", 0, minimum=1, maximum=65535)
+    queue_worker_count()  # read once the engine runs: a mistake there would leave the poller talking to it
     get_settings()
     if port is not None:
         if not 1 <= port <= 65535:

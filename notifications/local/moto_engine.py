@@ -1,13 +1,13 @@
 """moto's DynamoDB made exact, bounded and fast enough under concurrent clients, for `notifications dev`.
 
-Dev tooling only: `chalicelib/local/runtime.py` installs it in the process that runs the
+Dev tooling only: `notifications/local/runtime.py` installs it in the process that runs the
 embedded moto server (and the tests import it); nothing Lambda runs imports it.
 
 Written against moto 5.2.5, the version pinned in pyproject.toml. `install()` refuses any
 other version, and refuses a moto whose patched (or relied-upon) functions' source differs
 from the one read here (a few boto3 functions and botocore's AttributeValue shape, relied upon
 too, are checked the same way): after bumping moto, re-read those functions, adapt this module,
-then update `MOTO_VERSION` and `SOURCE_HASHES` (`python -m chalicelib.local.moto_engine` prints
+then update `MOTO_VERSION` and `SOURCE_HASHES` (`python -m notifications.local.moto_engine` prints
 the current hashes).
 
 What it replaces, and why:
@@ -320,13 +320,13 @@ def check_moto() -> None:
     installed = metadata.version("moto")
     if installed != MOTO_VERSION:
         raise MotoEngineMismatch(
-            f"moto {installed} is installed but chalicelib/local/moto_engine.py was written for moto "
+            f"moto {installed} is installed but notifications/local/moto_engine.py was written for moto "
             f"{MOTO_VERSION} (the pin in pyproject.toml): reinstall with `make install`, or review the shim")
     changed = [name for name, expected in SOURCE_HASHES.items() if source_hash(name) != expected]
     changed += attribute_value_shape_differences() + json_parser_dispatch_differences()
     if changed:
         raise MotoEngineMismatch(
-            f"moto {installed} differs from the code chalicelib/local/moto_engine.py patches "
+            f"moto {installed} differs from the code notifications/local/moto_engine.py patches "
             f"({', '.join(changed)}): review the shim before using it")
 
 

@@ -1,0 +1,6 @@
+"""`python -m notifications.cli ...`, the same as the `notifications` script."""
+import sys
+
+from notifications.cli import main
+
+sys.exit(main())
