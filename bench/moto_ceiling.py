@@ -107,7 +107,10 @@ def start() -> object:
     else:
         server, endpoint = start_moto_in_process()
     os.environ["DYNAMODB_ENDPOINT"] = endpoint
+    from chalicelib.settings import reset_settings
     from chalicelib.store.bootstrap import ensure_tables
+
+    reset_settings()  # settings are built once per process: read the endpoint
 
     ensure_tables()
     return server
@@ -205,6 +208,9 @@ def bench_write(args) -> None:
         engine_cpus: dict[int, float] = {}
         for t in threads:
             os.environ["FANOUT_PARALLELISM"] = str(t)
+            from chalicelib.settings import reset_settings
+
+            reset_settings()
             sk = ids.new_ulid()
             users = [f"w{run:03d}-{i:06d}" for i in range(args.recipients)]
             run += 1
@@ -278,6 +284,9 @@ def bench_fanout(args) -> None:
     headers = {"Authorization": f"Bearer {issue('dev')}", "Content-Type": "application/json"}
     os.environ.setdefault("SQS_ENDPOINT", os.environ["DYNAMODB_ENDPOINT"])  # as `make dev`: one moto server
     os.environ["WORK_QUEUE_URL"] = ensure_queues()
+    from chalicelib.settings import reset_settings
+
+    reset_settings()
     poller = start_poller()
     workers = start_queue_workers()
     print("broadcast to an organization, end to end (POST, coordinator, work queue, writers; chunks of "

@@ -5,8 +5,11 @@ The deployed Lambdas, the local poller and the tests all call these functions.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Callable
 
+from chalicelib import ids, metrics
+from chalicelib.logs import log_batch
 from chalicelib.domain.expiry import settle_expired
 from chalicelib.domain.fanout import process_image
 from chalicelib.store.broadcasts import BroadcastItem
@@ -16,18 +19,27 @@ log = logging.getLogger(__name__)
 TTL_PRINCIPAL = "dynamodb.amazonaws.com"
 
 
-def _run(records: list[dict[str, Any]], act: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+def _run(source: str, records: list[dict[str, Any]], act: Callable[[dict[str, Any]], None],
+         broadcast_ids: Callable[[list[dict[str, Any]]], list[str]] = lambda records: []) -> dict[str, Any]:
     """Process records in order; on the first failure report it and every later record,
-    so the event source resumes from there (ReportBatchItemFailures)."""
+    so the event source resumes from there (ReportBatchItemFailures). Ends with one log line for the
+    batch and the metrics it counted flushed."""
+    started = time.perf_counter()
+    result: dict[str, Any] = {"batchItemFailures": []}
     for position, record in enumerate(records):
         try:
             act(record)
         except Exception:  # noqa: BLE001 - the event source retries from this record
             log.exception("stream record failed")
-            return {"batchItemFailures": [
+            result = {"batchItemFailures": [
                 {"itemIdentifier": r.get("dynamodb", {}).get("SequenceNumber")} for r in records[position:]
             ]}
-    return {"batchItemFailures": []}
+            break
+    failed = len(result["batchItemFailures"])
+    log_batch(source, records=len(records), failed=failed, outcome="retry" if failed else "ok",
+              latency_ms=(time.perf_counter() - started) * 1000, broadcast_ids=broadcast_ids(records))
+    metrics.flush()
+    return result
 
 
 # ---- broadcasts stream → fan-out --------------------------------------------------------------
@@ -51,8 +63,20 @@ def _fan_out(record: dict[str, Any]) -> None:
         log.debug("record %s: %s", record.get("dynamodb", {}).get("SequenceNumber"), outcome)
 
 
+def _broadcast_ids(records: list[dict[str, Any]]) -> list[str]:
+    """The ids (as the API shows them) of the broadcasts and mark-all-read jobs the records advance."""
+    out = []
+    for record in records:
+        if _relevant(record):
+            image = record["dynamodb"]["NewImage"]
+            owner = image.get("pk", {}).get("S", "").partition("#")[2]  # `<tenant>#<owner kind>#<owner id>`
+            if owner and image.get("sk", {}).get("S"):
+                out.append(ids.broadcast_id(owner, image["sk"]["S"]))
+    return out
+
+
 def handle_broadcast_stream(event: dict[str, Any]) -> dict[str, Any]:
-    return _run(event.get("Records", []), _fan_out)
+    return _run("broadcasts-stream", event.get("Records", []), _fan_out, _broadcast_ids)
 
 
 # ---- inbox stream → counters of TTL-expired notifications ----------------------------------------
@@ -72,4 +96,4 @@ def _settle(record: dict[str, Any]) -> None:
 
 
 def handle_inbox_stream(event: dict[str, Any]) -> dict[str, Any]:
-    return _run(event.get("Records", []), _settle)
+    return _run("inbox-stream", event.get("Records", []), _settle)

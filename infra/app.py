@@ -7,7 +7,8 @@ Context (`-c key=value`): `stage=dev|prod|all` (default all), `tenantKeysSecret=
 Manager secret whose JSON string is TENANT_KEYS; default notifications/<stage>/tenant-keys),
 `alarmEmail=<address>` (subscribe an address to the alarms topic), `corsOrigins=<origin,...>` (CORS_ALLOWED_ORIGINS:
 the browser origins that may call the API, e.g. https://app.example.com,https://*.example.com), `tenantJwks=<json>`
-(TENANT_JWKS: tenants whose users' tokens come from an OpenID Connect identity provider).
+(TENANT_JWKS: tenants whose users' tokens come from an OpenID Connect identity provider), `logRetentionDays=<days>`
+(how long the functions' log groups keep their logs; default 30).
 """
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ def build(app: cdk.App) -> list[NotificationsStack]:
                                tenant_keys_secret=app.node.try_get_context("tenantKeysSecret"),
                                alarm_email=app.node.try_get_context("alarmEmail"),
                                cors_origins=app.node.try_get_context("corsOrigins"),
-                               tenant_jwks=app.node.try_get_context("tenantJwks"))
+                               tenant_jwks=app.node.try_get_context("tenantJwks"),
+                               log_retention=app.node.try_get_context("logRetentionDays"))
             for stage in stages]
 
 

@@ -20,6 +20,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
@@ -40,6 +41,30 @@ API_HANDLER = "APIHandler"
 FANOUT = "Fanout"
 EXPIRY = "Expiry"
 WRITER = "Writer"
+FUNCTIONS = {API_HANDLER: "api", FANOUT: "fanout", EXPIRY: "expiry", WRITER: "writer"}
+
+# Days CloudWatch Logs keeps the functions' log groups (context `logRetentionDays`): one of the values
+# CloudWatch accepts.
+DEFAULT_LOG_RETENTION_DAYS = 30
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+                      3288, 3653)
+# API 5XX responses (from the gateway or the app) in 5 minutes that page someone: the app answers every
+# input with a 4xx, so a few 5XX already mean something is broken.
+API_5XX_THRESHOLD = 5
+
+
+def log_retention_days(value: Any) -> int:
+    """The `logRetentionDays` context value, checked at synth time (ValueError naming the context key)."""
+    if value is None or value == "":
+        return DEFAULT_LOG_RETENTION_DAYS
+    try:
+        days = int(str(value).strip())
+    except ValueError:
+        raise ValueError(f"logRetentionDays must be a whole number of days, not {value!r}") from None
+    if days not in LOG_RETENTION_DAYS:
+        raise ValueError(f"logRetentionDays must be one of CloudWatch's retention periods "
+                         f"({', '.join(map(str, LOG_RETENTION_DAYS))}), not {days}")
+    return days
 
 # What each function does to each table (IAM actions). TransactWriteItems has no IAM action of
 # its own: a transaction is authorized by the Put/Update/Delete/ConditionCheck actions it holds.
@@ -181,10 +206,15 @@ def table_specs(prefix: str) -> dict[str, dict[str, Any]]:
     from chalicelib.store.base import describe_model
 
     # `chalice package` leaves a packaged stage's environment (CDK tokens included) in os.environ.
+    from chalicelib.settings import TABLE_NAME_PREFIX, reset_settings
+
     saved = dict(os.environ)
     for name in ("TENANT_KEYS", "WORK_QUEUE_URL", "SQS_ENDPOINT"):  # tokens, not values, at synth time
         os.environ.pop(name, None)
+    for name in [n for n in os.environ if n.startswith(TABLE_NAME_PREFIX)]:  # another stage's TABLE_<KIND> tokens
+        os.environ.pop(name)
     os.environ["TABLE_PREFIX"] = prefix
+    reset_settings()  # the settings are built once per process: build them from this environment
     try:
         specs = {}
         for model in all_models():
@@ -195,6 +225,7 @@ def table_specs(prefix: str) -> dict[str, dict[str, Any]]:
     finally:
         os.environ.clear()
         os.environ.update(saved)
+        reset_settings()
 
 
 def _lower(params: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -213,7 +244,7 @@ class NotificationsStack(cdk.Stack):
     def __init__(self, scope: Construct, stage: str, *, stage_name: str | None = None,
                  tenant_keys_secret: str | None = None, alarm_email: str | None = None,
                  cors_origins: str | None = None, tenant_jwks: str | None = None,
-                 source_dir: str | Path = ROOT, **kwargs: Any) -> None:
+                 log_retention: Any = None, source_dir: str | Path = ROOT, **kwargs: Any) -> None:
         self.stage = stage_name or stage
         config = STAGES[self.stage]
         kwargs.setdefault("stack_name", f"notifications-{self.stage}")
@@ -226,6 +257,7 @@ class NotificationsStack(cdk.Stack):
 
         self.cors_origins = parse_cors_origins(cors_origins)
         parse_tenant_jwks(tenant_jwks)
+        self.log_retention_days = log_retention_days(log_retention)
 
         # ---- tables --------------------------------------------------------------------------
         self.tables: dict[str, dynamodb.CfnTable] = {}
@@ -255,15 +287,17 @@ class NotificationsStack(cdk.Stack):
             self.tables[kind] = table
 
         # ---- roles (least privilege; Chalice's own policy generation is off) -------------------
-        basic = iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaBasicExecutionRole")
+        # Every function: its logs, and its X-Ray trace segments (tracing is active).
+        basic = [iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaBasicExecutionRole"),
+                 iam.ManagedPolicy.from_aws_managed_policy_name("AWSXrayWriteOnlyAccess")]
         principal = iam.ServicePrincipal("lambda.amazonaws.com")
-        self.api_role = iam.Role(self, "ApiRole", assumed_by=principal, managed_policies=[basic],
+        self.api_role = iam.Role(self, "ApiRole", assumed_by=principal, managed_policies=basic,
                                  description="API handler: the five tables and their indexes")
-        self.fanout_role = iam.Role(self, "FanoutRole", assumed_by=principal, managed_policies=[basic],
+        self.fanout_role = iam.Role(self, "FanoutRole", assumed_by=principal, managed_policies=basic,
                                     description="Broadcast fan-out: broadcasts stream, inbox/counters writes")
-        self.expiry_role = iam.Role(self, "ExpiryRole", assumed_by=principal, managed_policies=[basic],
+        self.expiry_role = iam.Role(self, "ExpiryRole", assumed_by=principal, managed_policies=basic,
                                     description="TTL expiry: inbox stream, counters writes")
-        self.writer_role = iam.Role(self, "WriterRole", assumed_by=principal, managed_policies=[basic],
+        self.writer_role = iam.Role(self, "WriterRole", assumed_by=principal, managed_policies=basic,
                                     description="Chunk writer: work queue, inbox/counters writes, progress")
         self._grant(self.api_role, API_ACCESS)
         self._grant(self.fanout_role, FANOUT_ACCESS)
@@ -308,7 +342,7 @@ class NotificationsStack(cdk.Stack):
         if tenant_jwks:
             environment["TENANT_JWKS"] = tenant_jwks  # issuers and public key URLs: nothing secret
         for kind, table in self.tables.items():
-            environment[f"TABLE_{kind.upper()}"] = table.ref  # informative; the code derives names from the prefix
+            environment[f"TABLE_{kind.upper()}"] = table.ref  # the names the code uses (chalicelib.settings)
 
         # ---- the Chalice app ------------------------------------------------------------------------
         from chalice.cdk import Chalice
@@ -318,13 +352,29 @@ class NotificationsStack(cdk.Stack):
             "manage_iam_role": False,
             "iam_role_arn": self.api_role.role_arn,
             "api_gateway_stage": "api",
+            "xray": True,  # active X-Ray tracing on every function
         })
         self.chalice.get_resource(FANOUT).add_property_override("Role", self.fanout_role.role_arn)
         self.chalice.get_resource(EXPIRY).add_property_override("Role", self.expiry_role.role_arn)
         self.chalice.get_resource(WRITER).add_property_override("Role", self.writer_role.role_arn)
 
+        # ---- logs: one log group per function, created before it, kept logRetentionDays ----------------
+        self.log_groups: dict[str, logs.CfnLogGroup] = {}
+        for resource, short in FUNCTIONS.items():
+            group = logs.CfnLogGroup(self, f"{resource}Logs", log_group_name=f"/aws/lambda/{self.prefix}-{short}",
+                                     retention_in_days=self.log_retention_days)
+            group.apply_removal_policy(cdk.RemovalPolicy.RETAIN if prod else cdk.RemovalPolicy.DESTROY)
+            function = self.chalice.get_resource(resource)
+            function.add_property_override("LoggingConfig", {"LogGroup": group.ref, "LogFormat": "Text"})
+            function.add_dependency(group)
+            self.log_groups[resource] = group
+
         # API Gateway: stage throttling, and JSON (never echoing headers) for what it answers itself.
         rest_api = self.chalice.get_resource("RestAPI")
+        rest_api.add_property_override("TracingEnabled", True)  # X-Ray from the gateway into the functions
+        # Named per stage (the OpenAPI title would name both stages' APIs alike): the 5XX alarm's ApiName.
+        self.api_name = f"{self.prefix}-api"
+        rest_api.add_property_override("Name", self.api_name)
         rest_api.add_property_override("MethodSettings", [{
             "ResourcePath": "/*", "HttpMethod": "*",
             "ThrottlingRateLimit": config["rate"], "ThrottlingBurstLimit": config["burst"],
@@ -402,6 +452,12 @@ class NotificationsStack(cdk.Stack):
                             ("Writer", writer_name)):
             alarm(f"{label}Errors", fn_metric("Errors", name), 1, f"{label} function errors", periods=2)
             alarm(f"{label}Throttles", fn_metric("Throttles", name), 1, f"{label} function throttled")
+        # 5XX answers of the API (the gateway's own and the app's): the app answers bad input with a 4xx, so
+        # these mean a failure (an unhandled error, a timeout, the function throttled or unreachable).
+        alarm("Api5xx", cw.Metric(namespace="AWS/ApiGateway", metric_name="5XXError",
+                                  dimensions_map={"ApiName": self.api_name, "Stage": "api"}, statistic="Sum",
+                                  period=cdk.Duration.minutes(5)), API_5XX_THRESHOLD,
+              f"The API answered {API_5XX_THRESHOLD} or more 5XX responses in 5 minutes")
         for kind in ("inbox", "counters", "broadcasts"):
             metric = cw.Metric(namespace="AWS/DynamoDB", metric_name="WriteThrottleEvents",
                                dimensions_map={"TableName": self.tables[kind].ref}, statistic="Sum",

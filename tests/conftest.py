@@ -42,6 +42,18 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             terminalreporter.write_line(line)
 
 
+@pytest.fixture(autouse=True)
+def fresh_settings():
+    """Settings are built once per process (chalicelib.settings): each test starts from the environment as
+    it is, and after it (once monkeypatch has put the environment back) the next one does too. A test that
+    changes the environment after the settings were built calls `reset_settings()` itself."""
+    from chalicelib.settings import reset_settings
+
+    reset_settings()
+    yield
+    reset_settings()
+
+
 def reset_process_caches() -> None:
     from chalicelib.domain import directory, inbox
 
@@ -57,6 +69,9 @@ def aws(monkeypatch):
     from notifications.local import moto_engine
 
     monkeypatch.delenv("DYNAMODB_ENDPOINT", raising=False)
+    from chalicelib.settings import reset_settings
+
+    reset_settings()
     # The dev engine's shim: moto's own TransactWriteItems deep-copies every table it names, stream
     # records included, so a fan-out test's transactions cost more the more it has written.
     with moto_engine.patched(), mock_aws():
@@ -66,6 +81,7 @@ def aws(monkeypatch):
 
         ensure_tables()
         monkeypatch.setenv("WORK_QUEUE_URL", ensure_queues())  # as the stack sets it
+        reset_settings()
         yield
     reset_process_caches()
 

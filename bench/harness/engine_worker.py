@@ -177,6 +177,9 @@ def write_new_seconds(count: int, threads: int) -> float:
     from chalicelib.domain.delivery import write_copies
 
     os.environ["FANOUT_PARALLELISM"] = str(threads)
+    from chalicelib.settings import reset_settings
+
+    reset_settings()  # settings are built once per process
     template, users = _ceiling_items(count)
     start = time.perf_counter()
     outcome = write_copies(template, "ceiling", users)

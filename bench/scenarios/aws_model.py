@@ -70,7 +70,7 @@ def _stack_concurrency() -> tuple[int, str]:
 def _settings() -> dict[str, Any]:
     from chalicelib.settings import Settings
 
-    fields = Settings.__dataclass_fields__
+    fields = Settings.model_fields
     return {"chunk": fields["fanout_chunk_size"].default, "tx_actions": fields["transaction_max_actions"].default,
             "parallel": fields["fanout_parallelism"].default}
 

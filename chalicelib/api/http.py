@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -13,10 +14,12 @@ from urllib.parse import unquote
 from chalice import Response
 from pydantic import BaseModel, ValidationError
 
+from chalicelib import metrics
 from chalicelib.api import cors
 from chalicelib.auth.tokens import verify
 from chalicelib.domain.errors import DomainError, InvalidInput, MethodNotAllowed, NotFound, UnsupportedMediaType
 from chalicelib.domain.principal import Caller
+from chalicelib.logs import log_request
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -372,13 +375,27 @@ def _bearer(headers: Mapping[str, str]) -> str | None:
 def make_view(app, route: Route) -> Callable[..., Response]:
     """A Chalice view for `route`: verifies the bearer token (in the app, so every 401 is shaped by
     its surface and a request costs one invocation), builds a Call, runs the handler, shapes every error,
-    and adds the CORS headers for the request's origin to whatever it answers."""
+    and adds the CORS headers for the request's origin to whatever it answers. Each request ends with
+    one structured log line (chalicelib.logs.log_request) and the metrics it counted flushed."""
 
     def view(**params: str) -> Response:
+        started = time.perf_counter()
         headers = dict(app.current_request.headers or {})
-        return cors.decorate(respond(headers, params), _header(headers, "origin"))
+        seen: dict[str, Any] = {}
+        response = cors.decorate(respond(headers, params, seen), _header(headers, "origin"))
+        try:
+            caller: Caller | None = seen.get("caller")
+            log_request(method=route.method, route=route.path, status=response.status_code,
+                        latency_ms=(time.perf_counter() - started) * 1000, request_id=_request_id(app),
+                        tenant=caller.tenant if caller else None,
+                        caller=("server" if caller.is_server else "user") if caller else
+                        ("refused" if route.auth else "none"))
+            metrics.flush()
+        except Exception:  # noqa: BLE001 - the answer stands whatever logging does
+            log.exception("could not log %s %s", route.method, route.path)
+        return response
 
-    def respond(headers: dict[str, str], params: dict[str, str]) -> Response:
+    def respond(headers: dict[str, str], params: dict[str, str], seen: dict[str, Any]) -> Response:
         request = app.current_request
         query: dict[str, list[str]] = {}
         if request.query_params:
@@ -393,6 +410,7 @@ def make_view(app, route: Route) -> Callable[..., Response]:
                                                f"Content-Type {content_type!r} is not supported: send JSON "
                                                "(application/json)", "Content-Type")
             caller = verify(_bearer(headers)) if route.auth else None
+            seen["caller"] = caller
             call = Call(caller=caller, params=decode_path_params(params), query=query, headers=headers,
                         body=request.raw_body, method=request.method)
             return route.handler(call)
@@ -409,6 +427,16 @@ def make_view(app, route: Route) -> Callable[..., Response]:
 
     view.__name__ = route.name
     return view
+
+
+def _request_id(app) -> str | None:
+    """API Gateway's request id (what a client sees as x-amzn-RequestId), else the Lambda invocation's."""
+    try:
+        context = app.current_request.context or {}
+    except AttributeError:
+        context = {}
+    lambda_context = getattr(app, "lambda_context", None)
+    return context.get("requestId") or getattr(lambda_context, "aws_request_id", None)
 
 
 # ---- fallbacks: 405 for a known path, 404 for an unknown one, in the surface's own shape -----------

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib import ids
+from chalicelib import ids, metrics
 from chalicelib.domain import directory
 from chalicelib.domain.delivery import write_copies
 from chalicelib.domain.inbox import body, mark_unread_before
@@ -94,6 +94,9 @@ def deliver_chunk(message: dict[str, Any]) -> str:
         write_copies(build_item(tenant, users[0], sk, content, ref=message["ref"], broadcast=bid), tenant, users)
     counts = {"eligible": int(plan["eligible"]), "delivered": len(plan["users"]), "skipped": int(plan["skipped"])}
     recorded = store.record_chunk(pk, sk, index, counts, time.time())
+    if recorded:  # once per chunk, however often its message is delivered
+        metrics.count(metrics.DELIVERIES, counts["delivered"], tenant=tenant)
+        metrics.count(metrics.SKIPS, counts["skipped"], tenant=tenant)
     settle(pk, sk)
     return "delivered" if recorded else "duplicate"
 
@@ -118,6 +121,7 @@ def record_failure(message: dict[str, Any], error: str) -> None:
     if message.get("kind") != CHUNK:
         return
     if store.record_chunk_failure(message["pk"], message["sk"], int(message["chunk"]), error, time.time()):
+        metrics.count(metrics.FAILURES, tenant=message.get("tenant"))
         settle(message["pk"], message["sk"])
 
 

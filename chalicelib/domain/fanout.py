@@ -23,6 +23,7 @@ from typing import Any
 
 from pynamodb.exceptions import UpdateError
 
+from chalicelib import metrics
 from chalicelib.domain import chunks
 from chalicelib.settings import get_settings
 from chalicelib.store import broadcasts as store
@@ -103,6 +104,7 @@ def _broadcast_step(image: BroadcastItem) -> str:
                BroadcastItem.cursor.remove() if done else BroadcastItem.cursor.set(json.dumps(manifest["next"]))]
     if not store.advance_job(image.pk, image.sk, seq, actions, total=first + len(ranges) if done else None):
         return "duplicate"
+    metrics.count(metrics.CHUNKS, len(ranges), tenant=tenant)  # once per step: a retried step returned above
     if done:
         chunks.settle(image.pk, image.sk)
     return "advanced"

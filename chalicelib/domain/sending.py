@@ -6,7 +6,7 @@ import time
 from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import ids
+from chalicelib import ids, metrics
 from chalicelib.domain import directory, rules
 from chalicelib.domain.delivery import ttl_datetime, write_copies
 from chalicelib.domain.errors import Forbidden, InvalidInput, TooLarge
@@ -106,6 +106,9 @@ def _send_direct(caller: Caller, recipients: list[str], content: Content, sk: st
             eligible.append(recipient)
         else:
             result.skipped[recipient] = "muted"
+    metrics.count(metrics.SENDS, tenant=caller.tenant)
+    metrics.count(metrics.RECIPIENTS, len(recipients), tenant=caller.tenant)
+    metrics.count(metrics.SKIPS, len(result.skipped), tenant=caller.tenant)
     if not eligible:
         return result
     ref = None
@@ -118,6 +121,7 @@ def _send_direct(caller: Caller, recipients: list[str], content: Content, sk: st
         plain.append(recipient)
     if plain:
         write_copies(build_item(caller.tenant, plain[0], sk, content, ref=ref), caller.tenant, plain)
+        metrics.count(metrics.DELIVERIES, len(plain), tenant=caller.tenant)
     for recipient in plain:
         result.ids[recipient] = ids.notification_id(recipient, sk)
         if content.group_key:
@@ -207,5 +211,8 @@ def _send_broadcast(caller: Caller, owner_kind: str, owner_id: str, content: Con
     except PutError as exc:
         if exc.cause_response_code != "ConditionalCheckFailedException":
             raise
+    else:  # a replay (the job already there) is not a second broadcast
+        metrics.count(metrics.SENDS, tenant=caller.tenant)
+        metrics.count(metrics.BROADCASTS, tenant=caller.tenant)
     return SendResult(broadcast_id=ids.broadcast_id(owner, sk))
 

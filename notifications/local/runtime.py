@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from chalicelib.settings import SettingsError, env_int, get_settings
+from chalicelib.settings import SettingsError, env_int, get_settings, reset_settings
 from notifications.local.ports import free_port
 
 log = logging.getLogger("notifications.dev")
@@ -245,16 +245,14 @@ def check_endpoint(endpoint: str, region: str, timeout: float = 3.0) -> None:
 def check_settings(port: int | None) -> tuple[int, str]:
     """Every setting the runtime and the app read, checked before anything starts.
     Returns the API port and the name it came from (for messages)."""
-    level = os.environ.get("LOG_LEVEL", "INFO")
-    if not isinstance(logging.getLevelName(level.upper()), int):
-        raise SettingsError("LOG_LEVEL", f"must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {level!r}")
     choice = os.environ.get("DYNAMODB", "moto")
     if choice.lower() not in ("moto", "local"):
         raise SettingsError("DYNAMODB", f"must be moto or local, not {choice!r}")
     if choice.lower() == "local":
         env_int("DYNAMODB_PORT", 0, minimum=1, maximum=65535)
     queue_worker_count()  # read once the engine runs: a mistake there would leave the poller talking to it
-    get_settings()
+    reset_settings()
+    get_settings()  # every variable the app reads (LOG_LEVEL included)
     if port is not None:
         if not 1 <= port <= 65535:
             raise SettingsError("--port", f"must be between 1 and 65535, not {port}")
@@ -268,6 +266,7 @@ def run(host: str = "127.0.0.1", port: int | None = None, stage: str = "dev") ->
     _fake_credentials()
     os.environ.setdefault("TABLE_PREFIX", f"notifications-{stage}")
     os.environ.setdefault("CORS_ALLOWED_ORIGINS", DEV_CORS_ORIGINS)
+    os.environ.setdefault("METRICS", "off")  # EMF lines are for CloudWatch; the request lines stay
     port, port_name = check_settings(port)
     configure_logging()
     sys.path.insert(0, str(PROJECT_DIR))
@@ -296,6 +295,7 @@ def run(host: str = "127.0.0.1", port: int | None = None, stage: str = "dev") ->
             else:
                 sqs_server, sqs_endpoint = start_embedded_sqs()
                 os.environ["SQS_ENDPOINT"] = sqs_endpoint
+        reset_settings()  # the engines' endpoints are known now
     except BaseException:
         server.server.server_close()
         if embedded is not None:
@@ -308,6 +308,7 @@ def run(host: str = "127.0.0.1", port: int | None = None, stage: str = "dev") ->
 
     created = ensure_tables()
     os.environ["WORK_QUEUE_URL"] = ensure_queues()  # what the stack gives the functions
+    reset_settings()
     poller = start_poller()
     workers = start_queue_workers()
     with _port_errors(host, port, port_name):

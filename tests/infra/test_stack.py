@@ -458,3 +458,86 @@ def test_cfn_lint_accepts_the_templates(synthesized):
     exe = shutil.which("cfn-lint", path=str(Path(sys.executable).parent)) or "cfn-lint"
     result = subprocess.run([exe, *files], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _function_names(template) -> dict[str, str]:
+    """Chalice's function resource -> the short name its log group is named after."""
+    from infra.stack import FUNCTIONS
+
+    return FUNCTIONS
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_tracing_is_active_on_every_function_and_the_api(templates, stage):
+    t = templates[stage]
+    functions = _resources(t, "AWS::Serverless::Function")
+    assert set(functions) == set(_function_names(t))
+    for name, fn in functions.items():
+        assert fn["Properties"]["Tracing"] == "Active", name
+    api = _resources(t, "AWS::Serverless::Api")["RestAPI"]["Properties"]
+    assert api["TracingEnabled"] is True and api["Name"] == f"notifications-{stage}-api"
+    # the functions' own roles (Chalice's policy generation is off) may write trace segments
+    for role_id, role in _resources(t, "AWS::IAM::Role").items():
+        if role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"].get("Service") != \
+                "lambda.amazonaws.com":
+            continue
+        managed = json.dumps(role["Properties"]["ManagedPolicyArns"])
+        assert "AWSXrayWriteOnlyAccess" in managed and "AWSLambdaBasicExecutionRole" in managed, role_id
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_every_function_logs_to_its_own_group_with_retention(templates, stage):
+    t = templates[stage]
+    groups = _resources(t, "AWS::Logs::LogGroup")
+    functions = _resources(t, "AWS::Serverless::Function")
+    seen = set()
+    for name, fn in functions.items():
+        config = fn["Properties"]["LoggingConfig"]
+        group_id = config["LogGroup"]["Ref"]
+        group = groups[group_id]
+        assert group["Properties"]["LogGroupName"] == f"/aws/lambda/notifications-{stage}-{_function_names(t)[name]}"
+        assert group["Properties"]["RetentionInDays"] == 30  # logRetentionDays' default
+        assert group["DeletionPolicy"] == ("Retain" if stage == "prod" else "Delete")
+        assert group_id in fn.get("DependsOn", []), name  # exists before the function can write to it
+        seen.add(group_id)
+    assert len(seen) == len(functions) == 4
+
+
+def test_log_retention_comes_from_context_and_is_checked():
+    pytest.importorskip("aws_cdk")
+    import aws_cdk as cdk
+
+    from infra.stack import NotificationsStack, log_retention_days
+
+    assert (log_retention_days(None), log_retention_days("7"), log_retention_days(365)) == (30, 7, 365)
+    for bad, words in (("10", "one of CloudWatch's retention periods"), ("a month", "whole number")):
+        with pytest.raises(ValueError, match=words) as raised:
+            NotificationsStack(cdk.App(), "dev", log_retention=bad)
+        assert str(raised.value).startswith("logRetentionDays ")
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_an_api_5xx_alarm(templates, stage):
+    from infra.stack import API_5XX_THRESHOLD
+
+    alarms = [a["Properties"] for a in _resources(templates[stage], "AWS::CloudWatch::Alarm").values()
+              if a["Properties"].get("MetricName") == "5XXError"]
+    assert len(alarms) == 1
+    [alarm] = alarms
+    assert alarm["Namespace"] == "AWS/ApiGateway" and alarm["Statistic"] == "Sum" and alarm["Period"] == 300
+    assert sorted((d["Name"], d["Value"]) for d in alarm["Dimensions"]) == [
+        ("ApiName", f"notifications-{stage}-api"), ("Stage", "api")]
+    assert alarm["Threshold"] == API_5XX_THRESHOLD
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold" and alarm["AlarmActions"]
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_functions_get_each_table_name(templates, stage):
+    """The code takes each table's name from TABLE_<KIND> (chalicelib.settings), as the stack created it."""
+    t = templates[stage]
+    tables = {r["Properties"]["TableName"]: rid for rid, r in _resources(t, "AWS::DynamoDB::Table").items()}
+    for name, fn in _resources(t, "AWS::Serverless::Function").items():
+        env = fn["Properties"]["Environment"]["Variables"]
+        for model in all_models():
+            kind = model.Meta.table_kind
+            assert env[f"TABLE_{kind.upper()}"] == {"Ref": tables[f"notifications-{stage}-{kind}"]}, (name, kind)

@@ -113,6 +113,9 @@ def dynamodb_local():
         os.environ.pop("DYNAMODB_ENDPOINT", None)
         if os.environ.get("DEPLOYED_TENANT_KEYS"):
             os.environ["TENANT_KEYS"] = os.environ["DEPLOYED_TENANT_KEYS"]
+        from chalicelib.settings import reset_settings
+
+        reset_settings()
         yield _AwsEngine()
         return
     from notifications.local.dynamodb_local import DynamoDBLocal, missing

@@ -55,6 +55,8 @@ from urllib.parse import urlencode
 import jwt
 import pytest
 
+from chalicelib.settings import reset_settings
+
 from tests.conftest import reset_process_caches
 
 # ---- markers: where data may leak to ----------------------------------------------------------------
@@ -372,6 +374,7 @@ def world():
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("DYNAMODB_ENDPOINT", raising=False)
         mp.setenv("TENANT_JWKS", json.dumps(provider.config(VICTIM)))
+        reset_settings()
         with mock_aws():
             reset_process_caches()
             from chalicelib.store.bootstrap import ensure_tables

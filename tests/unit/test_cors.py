@@ -5,6 +5,8 @@ import json
 
 import pytest
 
+from chalicelib.settings import reset_settings
+
 from tests.conftest import auth
 
 APP = "http://localhost:5173"
@@ -14,6 +16,7 @@ ORIGINS = "http://localhost:*, https://app.example.com, https://*.example.org"
 @pytest.fixture(autouse=True)
 def origins(monkeypatch):
     monkeypatch.setenv("CORS_ALLOWED_ORIGINS", ORIGINS)
+    reset_settings()
 
 
 def preflight(client, path: str, origin: str = APP, method: str = "GET", headers: str = "authorization"):
@@ -71,12 +74,14 @@ def test_a_disallowed_preflight_is_403_in_the_surface_shape_without_cors_headers
 
 def test_any_origin_with_a_star(client, monkeypatch):
     monkeypatch.setenv("CORS_ALLOWED_ORIGINS", "*")
+    reset_settings()
     r = preflight(client, "/v1/users/me/notifications", "https://anywhere.example")
     assert r.status_code == 204 and r.headers["Access-Control-Allow-Origin"] == "https://anywhere.example"
 
 
 def test_no_cors_headers_without_configured_origins(client, monkeypatch):
     monkeypatch.delenv("CORS_ALLOWED_ORIGINS")
+    reset_settings()
     r = client.http.get("/v1/users/me/notifications", headers={**auth("dev", "alice"), "Origin": APP})
     assert r.status_code == 200 and "Access-Control-Allow-Origin" not in r.headers
     assert preflight(client, "/v1/users/me/notifications").status_code == 403
@@ -110,6 +115,7 @@ def test_polled_listings_send_x_poll_interval(client, monkeypatch, path):
     alice = auth("dev", "alice")
     assert client.http.get(path, headers=alice).headers["X-Poll-Interval"] == "30"
     monkeypatch.setenv("POLL_INTERVAL_SECONDS", "7")
+    reset_settings()
     r = client.http.get(path, headers=alice)
     assert r.headers["X-Poll-Interval"] == "7"
     unchanged = client.http.get(path, headers={**alice, "If-None-Match": r.headers["ETag"]})

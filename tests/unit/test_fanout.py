@@ -4,6 +4,8 @@ from __future__ import annotations
 import random
 
 import pytest
+
+from chalicelib.settings import reset_settings
 from botocore.exceptions import ClientError
 
 from chalicelib.domain import delivery
@@ -44,6 +46,7 @@ def assert_exact(expected_users, bid_sk=None):
 def test_org_broadcast_reaches_every_non_api_member(server, monkeypatch):
     monkeypatch.setenv("FANOUT_CHUNK_SIZE", "7")
     monkeypatch.setenv("FANOUT_CHUNKS_PER_STEP", "2")
+    reset_settings()
     users = [f"u{i:03d}" for i in range(40)]
     add_members(server, "org", "acme", users, "Standard User")
     server.put("/v1/users/robot", {"name": "Robot", "isApiUser": True})
@@ -113,6 +116,7 @@ def test_banned_director_cannot_send_and_non_member_cannot(server, as_user):
 def test_same_chunk_twice_is_one_copy_and_keeps_read_state(server, as_user, monkeypatch):
     monkeypatch.setenv("FANOUT_CHUNK_SIZE", "5")
     monkeypatch.setenv("FANOUT_CHUNKS_PER_STEP", "1")
+    reset_settings()
     users = [f"d{i}" for i in range(12)]
     add_members(server, "org", "dup", users, "Standard User")
     r = server.post("/v1/notifications", {"organization": "dup", "type": "T", "message": "once"})
@@ -146,6 +150,7 @@ def test_same_chunk_twice_is_one_copy_and_keeps_read_state(server, as_user, monk
 
 def test_members_removed_or_banned_before_their_chunk_do_not_receive(server, monkeypatch):
     monkeypatch.setenv("FANOUT_CHUNK_SIZE", "3")
+    reset_settings()
     users = [f"r{i}" for i in range(9)]
     add_members(server, "com", "late", users, "Subscriber")
     server.post("/v1/notifications", {"community": "late", "type": "T", "message": "m"})
@@ -167,6 +172,7 @@ def test_fault_injection_exceptions_duplicates_and_throttles(server, monkeypatch
     monkeypatch.setenv("FANOUT_CHUNK_SIZE", "50")
     monkeypatch.setenv("FANOUT_CHUNKS_PER_STEP", "3")
     monkeypatch.setenv("WORK_QUEUE_MAX_RECEIVES", "50")
+    reset_settings()
     monkeypatch.setattr("chalicelib.domain.fanout.time.sleep", lambda s: None)
     monkeypatch.setattr("chalicelib.store.base.time.sleep", lambda s: None)
     rng = random.Random(7)
@@ -238,6 +244,7 @@ def test_broadcast_job_stays_small_whatever_the_message(server, as_user):
 def test_dead_lettered_chunk_fails_the_broadcast_until_a_redrive_delivers_it(server, monkeypatch):
     monkeypatch.setenv("FANOUT_CHUNK_SIZE", "4")
     monkeypatch.setenv("WORK_QUEUE_MAX_RECEIVES", "2")
+    reset_settings()
     from chalicelib.domain import chunks
     from chalicelib.store import work_queue
 

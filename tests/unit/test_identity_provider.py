@@ -9,6 +9,8 @@ import time
 import jwt
 import pytest
 
+from chalicelib.settings import reset_settings
+
 from tests.conftest import auth
 from tests.idp import AUDIENCE, ISSUER, Provider, ec_key, rsa_key
 
@@ -21,6 +23,7 @@ def idp(monkeypatch):
 
     provider = Provider([rsa_key(), ec_key()]).start()
     monkeypatch.setenv("TENANT_JWKS", json.dumps(provider.config("acme")))
+    reset_settings()
     jwks._clients.clear()
     yield provider
     provider.stop()
@@ -58,6 +61,7 @@ def test_a_provider_token_is_a_user_token_of_its_tenant(client, idp, key_index):
 
 def test_the_user_comes_from_the_configured_claim(client, idp, monkeypatch):
     monkeypatch.setenv("TENANT_JWKS", json.dumps(idp.config("acme", userClaim="uid")))
+    reset_settings()
     client.http.post("/v1/notifications", headers=auth("acme"),
                      body=json.dumps({"recipients": ["u-42"], "type": "T", "message": "hi"}))
     assert get(client, UNREAD, idp.token("ignored-sub", uid="u-42")).data == {"unreadCount": 1}
@@ -191,6 +195,7 @@ def test_the_last_key_set_serves_through_an_outage(client, idp, monkeypatch):
 def test_a_tenant_is_chosen_by_issuer_and_audience(client, idp, monkeypatch):
     both = {**idp.config("acme"), "other": {"jwksUrl": idp.jwks_url, "issuer": ISSUER, "audience": "other-app"}}
     monkeypatch.setenv("TENANT_JWKS", json.dumps(both))
+    reset_settings()
     client.http.post("/v1/notifications", headers=auth("other"),
                      body=json.dumps({"recipients": ["alice"], "type": "T", "message": "hi"}))
     assert get(client, UNREAD, idp.token(aud="other-app")).data == {"unreadCount": 1}

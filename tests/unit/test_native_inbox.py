@@ -7,6 +7,8 @@ from urllib.parse import quote
 
 import pytest
 
+from chalicelib.settings import reset_settings
+
 from tests.streams_helper import StreamDriver
 
 SEND = "/v1/notifications"
@@ -277,6 +279,7 @@ def test_server_marks_a_users_inbox(server, as_user):
 
 def test_mark_all_many_goes_through_the_stream(server, as_user, monkeypatch):
     monkeypatch.setenv("INLINE_READ_ALL_LIMIT", "3")
+    reset_settings()
     r = server.post(SEND, {"recipients": ["bob"], "type": "T", "message": "x"})
     for _ in range(11):
         send(server)

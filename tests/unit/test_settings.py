@@ -1,12 +1,12 @@
-"""Settings are read from the environment on every call and refused, naming the variable, when
-a value cannot be used."""
+"""Settings are built from the environment once per process (until reset) and refused, naming the
+variable, when a value cannot be used."""
 from __future__ import annotations
 
 import json
 
 import pytest
 
-from chalicelib.settings import SettingsError, get_settings
+from chalicelib.settings import Settings, SettingsError, get_settings, reset_settings
 
 
 @pytest.mark.parametrize("name, value, message", [
@@ -32,6 +32,13 @@ from chalicelib.settings import SettingsError, get_settings
     ("DYNAMODB_ENDPOINT", "http://127.0.0.1:port", "DYNAMODB_ENDPOINT has an invalid port"),
     ("TABLE_PREFIX", "my tables", "TABLE_PREFIX may hold only letters, digits"),
     ("POLL_INTERVAL_SECONDS", "0", "POLL_INTERVAL_SECONDS must be between 1 and 3600, not 0"),
+    ("TABLE_INBOX", "x", "TABLE_INBOX must be a DynamoDB table name"),
+    ("TABLE_COUNTERS", "my counters", "TABLE_COUNTERS must be a DynamoDB table name"),
+    ("ALLOW_DEV_KEYS", "yes please", "ALLOW_DEV_KEYS must be true or false, not 'yes please'"),
+    ("LOG_LEVEL", "chatty", "LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not 'chatty'"),
+    ("METRICS", "statsd", "METRICS must be emf or off, not 'statsd'"),
+    ("METRICS_NAMESPACE", "AWS/Lambda", "METRICS_NAMESPACE must be a CloudWatch namespace"),
+    ("METRICS_NAMESPACE", "has space", "METRICS_NAMESPACE must be a CloudWatch namespace"),
     ("CORS_ALLOWED_ORIGINS", "https://app.example.com/", "CORS_ALLOWED_ORIGINS holds 'https://app.example.com/', "
                                                          "which is not an origin"),
     ("CORS_ALLOWED_ORIGINS", "app.example.com", "CORS_ALLOWED_ORIGINS holds 'app.example.com'"),
@@ -84,16 +91,103 @@ def test_valid_values_and_defaults(monkeypatch):
     monkeypatch.setenv("RETENTION_DAYS", "")  # empty: the default
     monkeypatch.setenv("DYNAMODB_TRANSACTION_LIMIT", "10")
     monkeypatch.setenv("DYNAMODB_ENDPOINT", "http://127.0.0.1:8001")
+    reset_settings()
     s = get_settings()
     assert (s.fanout_chunk_size, s.inline_read_all_limit, s.retention_days, s.transaction_max_actions,
             s.dynamodb_endpoint) == (7, 0, 365, 10, "http://127.0.0.1:8001")
 
 
-def test_changes_are_picked_up_on_the_next_read(monkeypatch):
+def test_built_once_until_reset(monkeypatch):
     monkeypatch.setenv("FANOUT_CHUNK_SIZE", "3")
-    assert get_settings().fanout_chunk_size == 3
+    first = get_settings()
+    assert first.fanout_chunk_size == 3 and get_settings() is first
     monkeypatch.setenv("FANOUT_CHUNK_SIZE", "4")
-    assert get_settings().fanout_chunk_size == 4
+    assert get_settings() is first  # the environment is read once per process ...
+    reset_settings()
+    assert get_settings().fanout_chunk_size == 4  # ... and again after a reset
+
+
+def test_an_error_is_raised_on_every_call_until_fixed(monkeypatch):
+    monkeypatch.setenv("RETENTION_DAYS", "x")
+    for _ in range(2):
+        with pytest.raises(SettingsError):
+            get_settings()
+    monkeypatch.setenv("RETENTION_DAYS", "30")
+    reset_settings()
+    assert get_settings().retention_days == 30
+
+
+def test_table_names_come_from_the_stack_before_the_prefix(monkeypatch):
+    monkeypatch.setenv("TABLE_PREFIX", "notifications-prod")
+    monkeypatch.setenv("TABLE_INBOX", "notifications-prod-inbox-a1b2")
+    monkeypatch.setenv("TABLE_COUNTERS", "")  # empty: not passed
+    s = get_settings()
+    assert s.table_name("inbox") == "notifications-prod-inbox-a1b2"
+    assert s.table_name("counters") == "notifications-prod-counters"
+    assert s.table_name("directory") == "notifications-prod-directory"
+    assert s.work_queue_name == "notifications-prod-work"
+
+
+def test_the_pynamodb_models_use_the_stack_table_names(monkeypatch):
+    from chalicelib.store.base import all_models
+
+    names = {model.Meta.table_kind: f"stack-{model.Meta.table_kind}-0123" for model in all_models()}
+    for kind, name in names.items():
+        monkeypatch.setenv(f"TABLE_{kind.upper()}", name)
+    reset_settings()
+    assert {model.Meta.table_kind: model.Meta.table_name for model in all_models()} == names
+
+
+def test_dev_keys_follow_allow_dev_keys(monkeypatch):
+    monkeypatch.delenv("TENANT_KEYS", raising=False)
+    assert get_settings().tenant_keys == {"dev": "dev-signing-key-change-me-0123456789abcdef"}
+    monkeypatch.setenv("ALLOW_DEV_KEYS", "False")
+    reset_settings()
+    assert get_settings().tenant_keys == {}
+
+
+def test_operator_settings_defaults_and_values(monkeypatch):
+    for name in ("LOG_LEVEL", "METRICS", "METRICS_NAMESPACE"):
+        monkeypatch.delenv(name, raising=False)
+    s = get_settings()
+    assert (s.log_level, s.metrics, s.metrics_namespace) == ("INFO", "emf", "InboxNotifications")
+    monkeypatch.setenv("LOG_LEVEL", "debug")
+    monkeypatch.setenv("METRICS", "OFF")
+    monkeypatch.setenv("METRICS_NAMESPACE", "Acme/Inbox")
+    reset_settings()
+    s = get_settings()
+    assert (s.log_level, s.metrics, s.metrics_namespace) == ("DEBUG", "off", "Acme/Inbox")
+
+
+def test_signing_keys_stay_out_of_the_settings_repr():
+    assert "acme-key" not in repr(get_settings()) and "acme-key" not in str(get_settings())
+
+
+def test_built_in_code_by_field_name():
+    s = Settings(fanout_chunk_size=3, tenant_keys={"t": "k"})
+    assert s.fanout_chunk_size == 3 and s.tenant_keys == {"t": "k"} and s.retention_days == 365
+
+
+def test_no_deployed_module_but_settings_reads_the_environment():
+    """Every variable is read through chalicelib.settings: no other module Chalice deploys touches
+    os.environ, os.getenv or os.putenv (or imports them by name)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    offenders = []
+    for path in sorted([root / "app.py", *(root / "chalicelib").rglob("*.py")]):
+        if path == root / "chalicelib" / "settings.py":
+            continue
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr in ("environ", "environb", "getenv", "putenv",
+                                                                  "unsetenv"):
+                offenders.append(f"{path.relative_to(root)}:{node.lineno} .{node.attr}")
+            elif isinstance(node, ast.ImportFrom) and node.module == "os" and \
+                    {a.name for a in node.names} & {"environ", "environb", "getenv", "putenv", "unsetenv"}:
+                offenders.append(f"{path.relative_to(root)}:{node.lineno} from os import ...")
+    assert not offenders, offenders
 
 
 def test_tenant_id_rule_matches_the_tokens():
