@@ -6,10 +6,18 @@ STAMP := $(VENV)/.installed-stamp
 INFRA_STAMP := $(VENV)/.infra-stamp
 DDB_LOCAL := .cache/dynamodb-local
 CDK_OUTDIR ?= infra/cdk.out
+# The CDK CLI (npm package aws-cdk, pinned), under .cache/ like DynamoDB Local: no global install.
+CDK_CLI_VERSION := 2.1148.1
+CDK_CLI_DIR := .cache/cdk-cli
+CDK := $(CDK_CLI_DIR)/node_modules/.bin/cdk
+STAGE ?= dev
+# Extra `cdk deploy` flags, e.g. CI's CDK_DEPLOY_FLAGS=--require-approval=never; CDK_CONTEXT adds -c key=value pairs.
+CDK_DEPLOY_FLAGS ?=
+CDK_CONTEXT ?=
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
 .PHONY: install install-infra dynamodb-local chromium dev dev-local dev-persistent test unit integration infra-test \
-	compat browser screenshots load synth bench bench-quick clean
+	compat browser screenshots load synth bench bench-quick clean cdk-cli check-stage diff deploy
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -84,6 +92,22 @@ synth: install-infra
 		../$(BIN)/python app.py
 	$(BIN)/cfn-lint $(CDK_OUTDIR)/*.template.json
 	@echo "templates: $$(ls $(CDK_OUTDIR)/*.template.json)"
+
+# The CDK CLI, pinned, under .cache/cdk-cli (scripts/install-cdk-cli.sh).
+cdk-cli:
+	@bash scripts/install-cdk-cli.sh $(CDK_CLI_VERSION) $(CDK_CLI_DIR)
+
+check-stage:
+	@case "$(STAGE)" in dev|prod) ;; *) echo "STAGE must be dev or prod, not '$(STAGE)'" >&2; exit 2;; esac
+
+# What `make deploy STAGE=...` would change in that stage's stack (needs AWS credentials).
+diff: check-stage install-infra cdk-cli
+	cd infra && ../$(CDK) diff $(STAGE) -c stage=$(STAGE) $(CDK_CONTEXT)
+
+# `cdk diff`, then `cdk deploy` of one stage (STAGE=dev|prod; AWS credentials for the account).
+deploy: check-stage install-infra cdk-cli
+	cd infra && ../$(CDK) diff $(STAGE) -c stage=$(STAGE) $(CDK_CONTEXT)
+	cd infra && ../$(CDK) deploy $(STAGE) -c stage=$(STAGE) $(CDK_CONTEXT) $(CDK_DEPLOY_FLAGS)
 
 # Long fuzzing: schemathesis from the served /openapi.json on every operation of every surface, in-process
 # (moto) and over real HTTP (notifications dev on DynamoDB Local). `make test` runs the in-process form

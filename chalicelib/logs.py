@@ -15,14 +15,24 @@ from typing import Any, Iterable
 
 from aws_lambda_powertools import Logger
 
-from chalicelib.settings import SERVICE_NAME, get_settings
+from chalicelib.settings import SERVICE_NAME, SettingsError, get_settings
 
 _NOISY = ("botocore", "boto3", "urllib3", "pynamodb", "werkzeug")
 
 
+def _level() -> str:
+    """LOG_LEVEL; INFO while another setting is unusable (importing app.py must not fail on it: `chalice
+    package` imports it with the stack's unresolved values, and on Lambda the first request that needs the
+    settings answers with the SettingsError naming the variable, logged at ERROR)."""
+    try:
+        return get_settings().log_level
+    except SettingsError:
+        return "INFO"
+
+
 def configure_logging() -> None:
     """The root logger at LOG_LEVEL (a plain text handler unless the host, e.g. Lambda, installed one)."""
-    level = get_settings().log_level
+    level = _level()
     logging.getLogger().setLevel(level)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -56,7 +66,7 @@ def service_logger() -> Logger:
     if _logger is None:
         with _lock:
             if _logger is None:
-                logger = Logger(service=SERVICE_NAME, level=get_settings().log_level, logger_handler=_Stdout(),
+                logger = Logger(service=SERVICE_NAME, level=_level(), logger_handler=_Stdout(),
                                 utc=True, use_rfc3339=True)
                 logger._logger.propagate = False  # one line, not a second plain copy from the root's handler
                 _logger = logger

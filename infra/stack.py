@@ -365,8 +365,8 @@ class NotificationsStack(cdk.Stack):
                                      retention_in_days=self.log_retention_days)
             group.apply_removal_policy(cdk.RemovalPolicy.RETAIN if prod else cdk.RemovalPolicy.DESTROY)
             function = self.chalice.get_resource(resource)
+            # The Ref makes the group exist before the function (Lambda would otherwise create it, unbounded).
             function.add_property_override("LoggingConfig", {"LogGroup": group.ref, "LogFormat": "Text"})
-            function.add_dependency(group)
             self.log_groups[resource] = group
 
         # API Gateway: stage throttling, and JSON (never echoing headers) for what it answers itself.
