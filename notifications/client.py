@@ -395,14 +395,14 @@ class NotificationsClient:
 
     def __init__(self, base_url: str, token: str | Callable[[], str], *, transport: Transport | None = None,
                  timeout: float = 30.0, attempts: int = 4, backoff: float = 0.5, max_wait: float = 30.0,
-                 sleep: Callable[[float], None] = time.sleep, user_agent: str = "notifications-client/1") -> None:
+                 sleep: Callable[[float], None] | None = None, user_agent: str = "notifications-client/1") -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base URL must start with http:// or https://, not {base_url!r}")
         self.base_url = base_url.rstrip("/")
         self._token = token
         self.transport: Transport = transport or UrllibTransport()
         self.timeout, self.attempts, self.backoff, self.max_wait = timeout, max(1, attempts), backoff, max_wait
-        self._sleep = sleep
+        self._sleep = sleep  # None: time.sleep, looked up when called
         self.user_agent = user_agent
         self._lock = threading.Lock()
         self.calls = 0  # HTTP requests sent, retries included (thread-safe)
@@ -449,7 +449,7 @@ class NotificationsClient:
         with self._lock:
             self.retries += 1
         delay = told if told is not None else random.uniform(0, min(self.max_wait, self.backoff * 2 ** (attempt - 1)))
-        self._sleep(delay)
+        (self._sleep or time.sleep)(delay)
 
     @staticmethod
     def _seg(value: str) -> str:
@@ -616,7 +616,7 @@ class NotificationsClient:
                 return b
             if deadline is not None and time.monotonic() + interval > deadline:
                 raise TimeoutError(f"broadcast {broadcast_id} still {b.status} after {timeout:g}s")
-            self._sleep(interval)
+            (self._sleep or time.sleep)(interval)
 
     def list_types(self) -> list[dict[str, Any]]:
         _, _, data = self.request("GET", "/v1/notification-types")

@@ -3,6 +3,7 @@ and a scripted fake that answers from a list and records what was asked."""
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
@@ -10,18 +11,21 @@ from notifications.client import ConnectionFailed, RawResponse
 
 
 class ChaliceTransport:
-    """Sends the client's requests to the app through Chalice's test client (as API Gateway would)."""
+    """Sends the client's requests to the app through Chalice's test client (as API Gateway would), one at
+    a time (Chalice keeps the current request in the app object: concurrent calls would mix them up)."""
 
     def __init__(self, test_client) -> None:
         self.test_client = test_client
         self.requests: list[tuple[str, str]] = []
+        self.lock = threading.Lock()
 
     def __call__(self, method: str, url: str, headers: Mapping[str, str], body: bytes | None,
                  timeout: float) -> RawResponse:
         parts = urlsplit(url)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
-        self.requests.append((method, path))
-        r = self.test_client.http.request(method, path, headers=dict(headers), body=body or b"")
+        with self.lock:
+            self.requests.append((method, path))
+            r = self.test_client.http.request(method, path, headers=dict(headers), body=body or b"")
         return RawResponse(r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.body or b"")
 
 
