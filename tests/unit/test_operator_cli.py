@@ -331,3 +331,26 @@ def test_dry_run_sends_nothing(transport, capsys, tmp_path):
     status, out, _ = run(capsys, "users", "import", str(write(tmp_path)), "--dry-run")
     assert status == 0 and out.splitlines()[-1] == f"{tmp_path / 'users.csv'}: 5 rows, 8 calls (dry run: nothing sent)"
     assert transport.requests == [] and not (tmp_path / "users.csv.checkpoint").exists()
+
+
+def test_send_watch_follows_the_broadcast(capsys, monkeypatch):
+    t = scripted_cli(monkeypatch, (202, {"notifications": [], "skipped": [], "broadcastId": "b1", "status": "queued"}),
+                     (200, _broadcast("complete", 4, 4, 2000)))
+    status, out, _ = run(capsys, "send", "--organization", "acme", "--type", "News", "--message", "x", "--watch")
+    assert status == 0 and out.splitlines()[0] == "broadcast b1 queued" and "complete" in out.splitlines()[-1]
+    assert [url.rsplit("/", 2)[-2:] for _, url, _, _ in t.seen] == [["v1", "notifications"], ["broadcasts", "b1"]]
+
+
+def test_the_readmes_csv_example_imports(transport, capsys, tmp_path):
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    example = readme.split("```csv\n", 1)[1].split("```", 1)[0]
+    status, out, err = run(capsys, "users", "import", str(write(tmp_path, example)))
+    assert status == 0 and "0 failed" in out, err
+
+
+def test_a_server_token_reads_and_clears_any_inbox(transport, capsys):
+    from notifications.client import NotificationsClient
+
+    api = NotificationsClient("http://api.test", token("dev"), transport=transport)
+    api.send(to="erin", type="T", message="x")
+    assert api.mark_all_read("erin").marked == 1 and api.unread_count("erin") == 0
