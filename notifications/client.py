@@ -385,13 +385,17 @@ def mint_token(tenant: str, key: str, user: str | None = None, *, roles: Sequenc
 # ---- the client -----------------------------------------------------------------------------------
 
 RETRIED = frozenset({429, 500, 502, 503, 504})
+# 409s the service asks to retry: the same Idempotency-Key's first request is still being carried out
+# (e.g. a retry after a timeout); the retry then answers its result.
+RETRIED_CODES = frozenset({"idempotency_in_progress", "idempotency_conflict"})
 
 
 class NotificationsClient:
     """The native API. `token` is a bearer token or a function returning one (called per request, so a
-    backend can refresh it). Each request is tried at most `attempts` times on a 429, a 5xx or a
-    connection failure, waiting `Retry-After` when the service says (never longer than `max_wait`: a
-    longer wait raises at once) and otherwise an exponential backoff with jitter."""
+    backend can refresh it). Each request is tried at most `attempts` times on a 429, a 5xx, a connection
+    failure or a send whose key is still in progress, waiting `Retry-After` when the service says (never
+    longer than `max_wait`: a longer wait raises at once) and otherwise an exponential backoff with jitter.
+    A DELETE retried after an unanswered attempt takes the 404 that follows as done."""
 
     def __init__(self, base_url: str, token: str | Callable[[], str], *, transport: Transport | None = None,
                  timeout: float = 30.0, attempts: int = 4, backoff: float = 0.5, max_wait: float = 30.0,
@@ -424,6 +428,7 @@ class NotificationsClient:
         if body is not None:
             data = json.dumps(body, separators=(",", ":")).encode()
             h["Content-Type"] = "application/json"
+        unsure = False  # an earlier attempt may have been carried out (no answer, or a 5xx)
         for attempt in range(1, self.attempts + 1):
             with self._lock:
                 self.calls += 1
@@ -432,17 +437,21 @@ class NotificationsClient:
             except ConnectionFailed:
                 if attempt == self.attempts:
                     raise
+                unsure = True
                 self._wait(attempt, None)
                 continue
-            if resp.status in RETRIED and attempt < self.attempts:
+            if resp.status < 400:
+                return resp.status, resp.headers, json.loads(resp.body) if resp.body else None
+            err = error_for(resp.status, resp.body, resp.headers)
+            if method == "DELETE" and resp.status == 404 and unsure:
+                return 204, resp.headers, None  # the earlier attempt deleted it
+            if attempt < self.attempts and (resp.status in RETRIED or err.code in RETRIED_CODES):
                 told = parse_retry_after(resp.headers.get("retry-after"))
                 if told is None or told <= self.max_wait:
+                    unsure = unsure or resp.status >= 500
                     self._wait(attempt, told)
                     continue
-            if resp.status >= 400:
-                raise error_for(resp.status, resp.body, resp.headers)
-            parsed = json.loads(resp.body) if resp.body else None
-            return resp.status, resp.headers, parsed
+            raise err
         raise AssertionError("unreachable")  # the loop returns or raises
 
     def _wait(self, attempt: int, told: float | None) -> None:

@@ -273,3 +273,24 @@ def test_the_client_imports_neither_the_service_nor_pyjwt():
             "assert not [m for m in sys.modules if m.split('.')[0] in ('chalicelib', 'jwt', 'chalice')], "
             "sorted(m for m in sys.modules if m.split('.')[0] in ('chalicelib', 'jwt', 'chalice'))")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_send_whose_first_attempt_is_still_running_is_retried():
+    api, transport, slept = scripted(
+        "refused", (409, {"error": "idempotency_in_progress", "message": "still in progress",
+                          "field": "Idempotency-Key"}), (201, SENT, {"Idempotent-Replayed": "true"}))
+    result = api.send(to="bob", type="T", message="x")
+    assert result.replayed and len(transport.seen) == 3 and len(slept) == 2
+    api, transport, _ = scripted((409, {"error": "idempotency_key_reused", "message": "another body"}))
+    with pytest.raises(Conflict):
+        api.send(to="bob", type="T", message="x", idempotency_key="k")
+    assert len(transport.seen) == 1  # a key reused with another body is the caller's mistake: not retried
+
+
+def test_a_delete_retried_after_an_unanswered_attempt_is_done():
+    api, transport, _ = scripted("refused", (404, {"error": "notification_not_found", "message": "gone"}))
+    api.delete_notification("n1")
+    assert len(transport.seen) == 2
+    api, _, _ = scripted((404, {"error": "notification_not_found", "message": "gone"}))
+    with pytest.raises(NotFound):  # answered at once: it was never there
+        api.delete_notification("n1")
