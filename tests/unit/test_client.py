@@ -3,6 +3,7 @@ scripted transport (retries, Retry-After, errors by status), and its urllib tran
 from __future__ import annotations
 
 import http.server
+import json
 import subprocess
 import sys
 import threading
@@ -12,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from chalicelib.auth.tokens import verify
-from notifications.client import (BadRequest, Broadcast, Conflict, ConnectionFailed, Forbidden, NotFound,
+from notifications.client import (BadRequest, Broadcast, Conflict, ConnectionFailed, Forbidden, NotFound, RawResponse,
                                   NotificationsClient, RateLimited, ServerError, Unauthorized, UrllibTransport,
                                   mint_token)
 from notifications.local.ports import free_port
@@ -294,3 +295,54 @@ def test_a_delete_retried_after_an_unanswered_attempt_is_done():
     api, _, _ = scripted((404, {"error": "notification_not_found", "message": "gone"}))
     with pytest.raises(NotFound):  # answered at once: it was never there
         api.delete_notification("n1")
+
+
+# ---- the client against the served OpenAPI document ------------------------------------------------
+
+def _every_client_call() -> list[tuple[str, str, dict]]:
+    """Each public method of the client called once with every optional argument: (method, path, query)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    seen: list[tuple[str, str, dict]] = []
+
+    def record(method, url, headers, body, timeout):
+        parts = urlsplit(url)
+        seen.append((method, parts.path, parse_qs(parts.query)))
+        return RawResponse(204, {}, b"")
+
+    api = NotificationsClient(BASE, "t", transport=record)
+    calls = [
+        lambda: api.send(to="u", type="T", message="m", priority="low", template="t", actor="a", url="https://x",
+                         icon_url="https://x", metadata={"k": 1}, location={"k": 1}, group_key="g", expires_at=1),
+        lambda: api.list_inbox("u", limit=5, cursor="c", status="unread", type="T", priority="low", since=1, before=2),
+        lambda: api.unread_count("u"), lambda: api.get_notification("n"), lambda: api.set_read("n"),
+        lambda: api.delete_notification("n"), lambda: api.mark_read("u", ["n"]), lambda: api.mark_all_read("u"),
+        lambda: api.put_user("u", name="n"), lambda: api.get_user("u"),
+        lambda: api.put_member("organization", "o", "u", "r"), lambda: api.get_member("community", "c", "u"),
+        lambda: api.remove_member("organization", "o", "u"),
+        lambda: api.list_members("community", "c", limit=5, cursor="x"),
+        lambda: api.get_broadcast("b"), lambda: api.list_types(),
+    ]
+    for call in calls:
+        try:
+            call()
+        except (TypeError, AttributeError, KeyError):  # a 204 has no body to read: only the request matters
+            pass
+    return seen
+
+
+def test_every_call_of_the_client_is_a_documented_operation(client):
+    """Drift guard: the paths, methods and query parameters the client uses are in the served document."""
+    import re
+
+    paths = json.loads(client.http.get("/openapi.json").body)["paths"]
+    calls = _every_client_call()
+    assert len(calls) == 16 and all(query for m, p, query in calls if p.endswith("/notifications") and m == "GET")
+    for method, path, query in calls:
+        matches = [(template, ops) for template, ops in paths.items()
+                   if re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", template), path)]
+        assert matches, f"{method} {path} is not in /openapi.json"
+        template, ops = matches[0]
+        assert method.lower() in ops, f"{method} {template} is not documented"
+        documented = {p["name"] for p in ops[method.lower()].get("parameters", []) if p["in"] == "query"}
+        assert set(query) <= documented, (method, template, set(query) - documented)
