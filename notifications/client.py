@@ -30,9 +30,9 @@ from urllib.parse import quote, urlencode
 
 __all__ = [
     "NotificationsClient", "mint_token", "Transport", "UrllibTransport", "RawResponse",
-    "Notification", "InboxPage", "SendResult", "Sent", "Skipped", "MarkReadResult", "User", "Membership",
+    "Notification", "InboxPage", "SendResult", "Sent", "Skipped", "MarkReadResult", "User", "UserSettings", "Membership",
     "MemberPage", "Broadcast", "ChunkProgress",
-    "NotificationsError", "ConnectionFailed", "ApiError", "BadRequest", "Unauthorized", "Forbidden", "NotFound",
+    "NotificationsError", "ConnectionFailed", "UnexpectedResponse", "ApiError", "BadRequest", "Unauthorized", "Forbidden", "NotFound",
     "MethodNotAllowed", "Conflict", "PayloadTooLarge", "UnsupportedMediaType", "RateLimited", "ServerError",
 ]
 
@@ -50,6 +50,10 @@ class NotificationsError(Exception):
 
 class ConnectionFailed(NotificationsError):
     """The service could not be reached (refused, timed out, DNS) on every attempt."""
+
+
+class UnexpectedResponse(NotificationsError):
+    """A success status whose body is not the API's JSON (e.g. a web page: the URL is not the API's)."""
 
 
 class ApiError(NotificationsError):
@@ -202,6 +206,17 @@ def _origin(url: str) -> str:
     return f"{scheme}://{rest.split('/', 1)[0]}"
 
 
+def _json(resp: RawResponse, method: str, path: str) -> Any:
+    if not resp.body:
+        return None
+    try:
+        return json.loads(resp.body)
+    except ValueError:
+        kind = resp.headers.get("content-type", "no content type")
+        raise UnexpectedResponse(f"{method} {path} answered {resp.status} with {kind}, not the API's JSON "
+                                 "(is the URL the API's base URL?)") from None
+
+
 # ---- results --------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -290,6 +305,12 @@ class User:
         return cls(id=d["id"], name=d.get("name"), short_name=d.get("shortName"),
                    profile_picture_url=d.get("profilePictureURL"), metadata=dict(d.get("metadata") or {}),
                    is_api_user=bool(d.get("isApiUser")))
+
+
+@dataclass(frozen=True)
+class UserSettings:
+    muted_types: list[str]
+    min_priority: str
 
 
 @dataclass(frozen=True)
@@ -441,7 +462,7 @@ class NotificationsClient:
                 self._wait(attempt, None)
                 continue
             if resp.status < 400:
-                return resp.status, resp.headers, json.loads(resp.body) if resp.body else None
+                return resp.status, resp.headers, _json(resp, method, path)
             err = error_for(resp.status, resp.body, resp.headers)
             if method == "DELETE" and resp.status == 404 and unsure:
                 return 204, resp.headers, None  # the earlier attempt deleted it
@@ -572,6 +593,17 @@ class NotificationsClient:
     def get_user(self, user_id: str = "me") -> User:
         _, _, data = self.request("GET", f"/v1/users/{self._seg(user_id)}")
         return User.from_json(data)
+
+    def get_settings(self, user_id: str = "me") -> UserSettings:
+        _, _, data = self.request("GET", f"/v1/users/{self._seg(user_id)}/settings")
+        return UserSettings(list(data["mutedTypes"]), data["minPriority"])
+
+    def put_settings(self, user_id: str = "me", *, muted_types: Sequence[str] = (),
+                     min_priority: str = "low") -> UserSettings:
+        """A user's notification settings: types they never get, and the lowest priority they get."""
+        _, _, data = self.request("PUT", f"/v1/users/{self._seg(user_id)}/settings",
+                                  {"mutedTypes": list(muted_types), "minPriority": min_priority})
+        return UserSettings(list(data["mutedTypes"]), data["minPriority"])
 
     def _members(self, kind: OwnerKind, owner_id: str) -> str:
         if kind not in _OWNER_PATH:

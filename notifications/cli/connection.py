@@ -60,7 +60,9 @@ def describe(exc: BaseException) -> str:
         hint = {401: " (check --token / NOTIFICATIONS_TOKEN: missing, expired or for another tenant)",
                 403: " (a server token is needed: notifications token --tenant T --server)"}.get(exc.status, "")
         return f"refused: {exc}{hint}"
-    return str(exc)
+    if isinstance(exc, (NotificationsError, TimeoutError)):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
 
 
 def reports_errors(prog: str) -> Callable[[Callable[[argparse.Namespace], int]], Callable[[argparse.Namespace], int]]:

@@ -110,6 +110,22 @@ def test_users_and_memberships(api):
         api.get_member("organization", "acme", "u4")
 
 
+def test_settings_mute_a_type(api, as_user_api):
+    bob = as_user_api("bob")
+    assert bob.put_settings(muted_types=["Spam"], min_priority="medium").muted_types == ["Spam"]
+    assert api.get_settings("bob").min_priority == "medium"
+    sent = api.send(to="bob", type="Spam", message="buy")
+    assert [s.recipient for s in sent.skipped] == ["bob"] and sent.notifications == []
+
+
+def test_a_page_that_is_not_the_api_is_one_clear_error():
+    from notifications.client import UnexpectedResponse
+
+    api, _, _ = scripted((200, b"<html>Welcome to nginx</html>", {"Content-Type": "text/html"}))
+    with pytest.raises(UnexpectedResponse, match="answered 200 with text/html, not the API's JSON"):
+        api.unread_count("bob")
+
+
 def test_a_broadcast_is_queued_and_its_progress_readable(api):
     api.put_member("organization", "acme", "u1", "Standard User")
     sent = api.send(organization="acme", type="Announcement", message="Maintenance tonight")
@@ -317,7 +333,8 @@ def _every_client_call() -> list[tuple[str, str, dict]]:
         lambda: api.list_inbox("u", limit=5, cursor="c", status="unread", type="T", priority="low", since=1, before=2),
         lambda: api.unread_count("u"), lambda: api.get_notification("n"), lambda: api.set_read("n"),
         lambda: api.delete_notification("n"), lambda: api.mark_read("u", ["n"]), lambda: api.mark_all_read("u"),
-        lambda: api.put_user("u", name="n"), lambda: api.get_user("u"),
+        lambda: api.put_user("u", name="n"), lambda: api.get_user("u"), lambda: api.get_settings("u"),
+        lambda: api.put_settings("u", muted_types=["T"]),
         lambda: api.put_member("organization", "o", "u", "r"), lambda: api.get_member("community", "c", "u"),
         lambda: api.remove_member("organization", "o", "u"),
         lambda: api.list_members("community", "c", limit=5, cursor="x"),
@@ -337,7 +354,7 @@ def test_every_call_of_the_client_is_a_documented_operation(client):
 
     paths = json.loads(client.http.get("/openapi.json").body)["paths"]
     calls = _every_client_call()
-    assert len(calls) == 16 and all(query for m, p, query in calls if p.endswith("/notifications") and m == "GET")
+    assert len(calls) == 18 and all(query for m, p, query in calls if p.endswith("/notifications") and m == "GET")
     for method, path, query in calls:
         matches = [(template, ops) for template, ops in paths.items()
                    if re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", template), path)]
