@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from typing import Any, Iterable
+from typing import IO, Any, Iterable
 
 from aws_lambda_powertools import Logger
 
@@ -41,15 +41,38 @@ def configure_logging() -> None:
     service_logger().setLevel(level)
 
 
+# Where the service's own lines go: None is sys.stdout as it is when a line is written (the stream Lambda
+# and `notifications dev` collect). In-process tests send them to a buffer of their own, apart from the
+# test's stdout (e.g. the operator CLI's output, while the app runs in the same process).
+_output: IO[str] | None = None
+
+
+def redirect_output(stream: IO[str] | None) -> None:
+    """Send the structured log lines and the metric lines to `stream` (None: stdout again)."""
+    global _output
+    _output = stream
+
+
+def output() -> IO[str]:
+    return _output or sys.stdout
+
+
+def write_line(text: str) -> None:
+    """One line of the service's own output (an EMF metric line), where the log lines go."""
+    stream = output()
+    stream.write(text + "\n")
+    stream.flush()
+
+
 class _Stdout(logging.StreamHandler):
-    """A handler writing to whatever sys.stdout is when a line is written (pytest's capture swaps it)."""
+    """A handler writing to `output()` as it is when a line is written."""
 
     def __init__(self) -> None:
         super().__init__(sys.stdout)
 
     @property  # type: ignore[override]
     def stream(self):  # noqa: D102
-        return sys.stdout
+        return output()
 
     @stream.setter
     def stream(self, _value) -> None:

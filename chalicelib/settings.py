@@ -27,7 +27,9 @@ DEV_TENANT = "dev"
 DEV_SIGNING_KEY = "dev-signing-key-change-me-0123456789abcdef"
 DEFAULT_ISSUER = "inbox-notifications"
 DEFAULT_AUDIENCE = "inbox-notifications-api"
-SERVICE_NAME = "inbox-notifications"  # the `service` of every log line and metric
+# The `service` of every log line and metric, and the name of the Powertools logger: not the Chalice app's
+# name ("inbox-notifications"), whose logger Chalice sets to ERROR with a plain-text handler of its own.
+SERVICE_NAME = "notifications-service"
 DEFAULT_METRICS_NAMESPACE = "InboxNotifications"
 
 # The tables the code names after TABLE_PREFIX (`<prefix>-<kind>`) unless the stack passes a name

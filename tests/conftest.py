@@ -54,6 +54,21 @@ def fresh_settings():
     reset_settings()
 
 
+@pytest.fixture(autouse=True)
+def service_output():
+    """The service's own lines (a JSON log line per request and batch, EMF metric lines) of in-process
+    calls, collected apart from the test's stdout, where the operator CLI writes while the app runs in the
+    same process. Lambda and `notifications dev` write them to stdout."""
+    import io
+
+    from chalicelib import logs
+
+    buffer = io.StringIO()
+    logs.redirect_output(buffer)
+    yield buffer
+    logs.redirect_output(None)
+
+
 def reset_process_caches() -> None:
     from chalicelib.domain import directory, inbox
 

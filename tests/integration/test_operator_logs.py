@@ -33,7 +33,7 @@ def test_one_json_line_per_request_without_the_token(service):
     line, refusal = wait_for(new_lines, timeout=10)[:2]
     assert (line["method"], line["route"], line["status"]) == ("GET", "/v1/users/{userId}/notifications/unread-count",
                                                                 200)
-    assert (line["tenant"], line["caller"], line["service"]) == ("dev", "user", "inbox-notifications")
+    assert (line["tenant"], line["caller"], line["service"]) == ("dev", "user", "notifications-service")
     assert line["request_id"] and line["request_id"] != refusal["request_id"] and line["latency_ms"] >= 0
     assert (refusal["route"], refusal["status"], refusal["caller"]) == ("/v1/users/{userId}/notifications", 401,
                                                                        "refused")

@@ -1,6 +1,8 @@
 """The operator's view: one structured JSON log line per API request and per stream/queue batch (never a
 token or a header), and CloudWatch embedded-metric-format lines counting sends, recipients, broadcasts,
-chunks, deliveries, skips and failures per tenant, flushed at the end of each invocation."""
+chunks, deliveries, skips and failures per tenant, flushed at the end of each invocation. In-process, the
+service's lines are collected by tests/conftest.py's `service_output` (Lambda and `notifications dev` write
+them to stdout: tests/integration/test_operator_logs.py)."""
 from __future__ import annotations
 
 import json
@@ -11,6 +13,14 @@ from chalicelib import metrics
 from chalicelib.settings import reset_settings
 from tests.conftest import Api, auth, token
 from tests.streams_helper import StreamDriver
+
+
+def drain(buffer) -> str:
+    """What the service wrote since the last drain."""
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text
 
 
 def json_lines(text: str) -> list[dict]:
@@ -53,14 +63,15 @@ def no_leftover_metrics():
     metrics.discard()
 
 
-def test_one_request_line_with_its_fields_and_no_token(client, capsys):
+def test_one_request_line_with_its_fields_and_no_token(client, service_output, capsys):
     user_token = token("dev", "alice")
     r = client.http.get("/v1/users/me/notifications/unread-count",
                         headers={"Authorization": f"Bearer {user_token}"})
     assert r.status_code == 200
-    out, err = capsys.readouterr()
+    captured = capsys.readouterr()
+    out, err = drain(service_output), captured.out + captured.err  # the service's lines, and anything else
     [line] = request_lines(out)
-    assert line["message"] == "request" and line["level"] == "INFO" and line["service"] == "inbox-notifications"
+    assert line["message"] == "request" and line["level"] == "INFO" and line["service"] == "notifications-service"
     assert (line["method"], line["route"], line["status"]) == ("GET", "/v1/users/{userId}/notifications/unread-count", 200)
     assert (line["tenant"], line["caller"]) == ("dev", "user")
     assert isinstance(line["latency_ms"], float) and line["latency_ms"] >= 0
@@ -69,23 +80,24 @@ def test_one_request_line_with_its_fields_and_no_token(client, capsys):
 
 
 @pytest.mark.parametrize("header, caller", [(None, "refused"), ("Bearer not-a-token", "refused")])
-def test_a_refused_request_is_logged_without_its_token(client, capsys, header, caller):
+def test_a_refused_request_is_logged_without_its_token(client, service_output, capsys, header, caller):
     headers = {"Authorization": header} if header else {}
     r = client.http.get("/v1/users/me/notifications", headers=headers)
     assert r.status_code == 401
-    out, err = capsys.readouterr()
+    captured = capsys.readouterr()
+    out, err = drain(service_output), captured.out + captured.err  # the service's lines, and anything else
     [line] = request_lines(out)
     assert (line["status"], line["caller"], line.get("tenant")) == (401, caller, None)
     assert "not-a-token" not in out + err
 
 
-def test_routes_are_logged_as_templates_without_ids_or_query(client, capsys):
+def test_routes_are_logged_as_templates_without_ids_or_query(client, service_output):
     server = Api(client, auth("dev"))
     r = server.post("/v1/notifications", {"recipients": ["alice"], "type": "T", "message": "secret body 42"})
     nid = r.data["ids"]["alice"] if "ids" in r.data else None
     alice = Api(client, auth("dev", "alice"))
     alice.get("/v1/users/me/notifications?limit=5&type=T")
-    out, _ = capsys.readouterr()
+    out = drain(service_output)
     lines = request_lines(out)
     assert [(line["method"], line["route"], line["caller"]) for line in lines] == [
         ("POST", "/v1/notifications", "server"), ("GET", "/v1/users/{userId}/notifications", "user")]
@@ -94,39 +106,39 @@ def test_routes_are_logged_as_templates_without_ids_or_query(client, capsys):
         assert nid not in out
 
 
-def test_a_public_route_has_no_caller(client, capsys):
+def test_a_public_route_has_no_caller(client, service_output):
     assert client.http.get("/health").status_code == 200
-    [line] = request_lines(capsys.readouterr().out)
+    [line] = request_lines(drain(service_output))
     assert (line["caller"], line.get("tenant"), line["status"]) == ("none", None, 200)
 
 
-def test_a_direct_send_counts_send_recipients_deliveries_and_skips(client, capsys):
+def test_a_direct_send_counts_send_recipients_deliveries_and_skips(client, service_output):
     server = Api(client, auth("dev"))
     alice = Api(client, auth("dev", "alice"))
     assert alice.put("/v1/users/me/settings", {"mutedTypes": ["Noise"]}).status_code == 200
-    capsys.readouterr()
+    drain(service_output)
     r = server.post("/v1/notifications", {"recipients": ["alice", "bob", "carol"], "type": "Noise", "message": "m"})
     assert r.status_code in (200, 201), r.data
-    totals = emf_totals(capsys.readouterr().out)
+    totals = emf_totals(drain(service_output))
     assert totals == {("dev", "sends"): 1, ("dev", "recipients"): 3, ("dev", "deliveries"): 2, ("dev", "skips"): 1}
 
 
-def test_emf_lines_carry_tenant_and_total_dimension_sets(client, capsys):
+def test_emf_lines_carry_tenant_and_total_dimension_sets(client, service_output):
     Api(client, auth("acme")).post("/v1/notifications", {"recipients": ["x"], "type": "T", "message": "m"})
-    [emf] = [line for line in json_lines(capsys.readouterr().out) if "_aws" in line]
+    [emf] = [line for line in json_lines(drain(service_output)) if "_aws" in line]
     assert emf["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["tenant", "service"], ["service"]]
-    assert (emf["tenant"], emf["service"]) == ("acme", "inbox-notifications")
+    assert (emf["tenant"], emf["service"]) == ("acme", "notifications-service")
 
 
-def test_metrics_off_prints_none(client, capsys, monkeypatch):
+def test_metrics_off_prints_none(client, service_output, monkeypatch):
     monkeypatch.setenv("METRICS", "off")
     reset_settings()
     Api(client, auth("dev")).post("/v1/notifications", {"recipients": ["x"], "type": "T", "message": "m"})
-    out = capsys.readouterr().out
+    out = drain(service_output)
     assert emf_totals(out) == {} and len(request_lines(out)) == 1
 
 
-def test_a_broadcast_logs_its_batches_and_counts_its_fan_out(client, capsys, monkeypatch):
+def test_a_broadcast_logs_its_batches_and_counts_its_fan_out(client, service_output, monkeypatch):
     monkeypatch.setenv("FANOUT_CHUNK_SIZE", "3")
     reset_settings()
     server = Api(client, auth("dev"))
@@ -136,12 +148,12 @@ def test_a_broadcast_logs_its_batches_and_counts_its_fan_out(client, capsys, mon
     server.put("/v1/users/robot", {"name": "Robot", "isApiUser": True})
     server.put("/v1/organizations/acme/members/robot", {"role": "Standard User"})
     assert Api(client, auth("dev", "m0")).put("/v1/users/me/settings", {"mutedTypes": ["News"]}).status_code == 200
-    capsys.readouterr()
+    drain(service_output)
     r = server.post("/v1/notifications", {"organization": "acme", "type": "News", "message": "hello"})
     assert r.status_code == 202
     bid = r.data["broadcastId"]
     StreamDriver().drain()
-    out = capsys.readouterr().out
+    out = drain(service_output)
     stream = batch_lines(out, "broadcasts-stream")
     assert stream and all(line["outcome"] == "ok" and line["failed"] == 0 for line in stream)
     assert any(bid in line["broadcast_ids"] for line in stream)
@@ -156,7 +168,7 @@ def test_a_broadcast_logs_its_batches_and_counts_its_fan_out(client, capsys, mon
     assert totals[("dev", "deliveries")] == 6 and totals[("dev", "skips")] == 1
 
 
-def test_a_dead_lettered_chunk_counts_a_failure_and_logs_the_retry(client, capsys, monkeypatch):
+def test_a_dead_lettered_chunk_counts_a_failure_and_logs_the_retry(client, service_output, monkeypatch):
     monkeypatch.setenv("FANOUT_CHUNK_SIZE", "2")
     monkeypatch.setenv("WORK_QUEUE_MAX_RECEIVES", "1")
     reset_settings()
@@ -174,15 +186,15 @@ def test_a_dead_lettered_chunk_counts_a_failure_and_logs_the_retry(client, capsy
 
     monkeypatch.setattr(chunks, "process", poisoned)
     server.post("/v1/notifications", {"community": "c", "type": "T", "message": "m"})
-    capsys.readouterr()
+    drain(service_output)
     StreamDriver().drain()
-    out = capsys.readouterr().out
+    out = drain(service_output)
     failed = [line for line in batch_lines(out, "work-queue") if line["failed"]]
     assert failed and failed[0]["level"] == "WARNING" and failed[0]["outcome"] == "retry"
     assert emf_totals(out)[("dev", "failures")] == 1
 
 
-def test_the_stream_functions_log_with_the_lambda_context(capsys):
+def test_the_stream_functions_log_with_the_lambda_context(service_output):
     """app.py's stream and queue functions carry the invocation's request id in their lines."""
     from dataclasses import dataclass
 
@@ -196,7 +208,7 @@ def test_the_stream_functions_log_with_the_lambda_context(capsys):
         aws_request_id: str = "req-0123"
 
     assert app_module.writer({"Records": []}, Context()) == {"batchItemFailures": []}
-    [line] = batch_lines(capsys.readouterr().out, "work-queue")
+    [line] = batch_lines(drain(service_output), "work-queue")
     assert line["function_request_id"] == "req-0123" and line["records"] == 0 and line["outcome"] == "empty"
 
 
