@@ -102,6 +102,7 @@ EXPIRY_ACCESS = {
     "counters": ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem",
                  "dynamodb:DescribeTable"],
 }
+XRAY_WRITE = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
 STREAM_READ = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
                "dynamodb:ListStreams"]
 
@@ -287,9 +288,7 @@ class NotificationsStack(cdk.Stack):
             self.tables[kind] = table
 
         # ---- roles (least privilege; Chalice's own policy generation is off) -------------------
-        # Every function: its logs, and its X-Ray trace segments (tracing is active).
-        basic = [iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaBasicExecutionRole"),
-                 iam.ManagedPolicy.from_aws_managed_policy_name("AWSXrayWriteOnlyAccess")]
+        basic = [iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaBasicExecutionRole")]
         principal = iam.ServicePrincipal("lambda.amazonaws.com")
         self.api_role = iam.Role(self, "ApiRole", assumed_by=principal, managed_policies=basic,
                                  description="API handler: the five tables and their indexes")
@@ -299,6 +298,9 @@ class NotificationsStack(cdk.Stack):
                                     description="TTL expiry: inbox stream, counters writes")
         self.writer_role = iam.Role(self, "WriterRole", assumed_by=principal, managed_policies=basic,
                                     description="Chunk writer: work queue, inbox/counters writes, progress")
+        for role in (self.api_role, self.fanout_role, self.expiry_role, self.writer_role):
+            # Active X-Ray tracing: the function's runtime sends its trace segments (no resource-level scoping).
+            role.add_to_policy(iam.PolicyStatement(actions=XRAY_WRITE, resources=["*"]))
         self._grant(self.api_role, API_ACCESS)
         self._grant(self.fanout_role, FANOUT_ACCESS)
         self._grant(self.expiry_role, EXPIRY_ACCESS)
