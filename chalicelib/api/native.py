@@ -1,7 +1,6 @@
 """The native /v1 API: parse → domain → shape. The superset of what the dialects express."""
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from typing import Any
@@ -310,24 +309,6 @@ def _owner(call: Call, kind: str) -> tuple[str, str]:
     return kind, check_owner_id(call.params[key], key)
 
 
-def _encode_start(last: dict[str, Any] | None) -> str | None:
-    if not last:
-        return None
-    return base64.urlsafe_b64encode(json.dumps({"sk": last["sk"]["S"]}).encode()).decode().rstrip("=")
-
-
-def _decode_start(cursor: str | None, pk: str) -> dict[str, Any] | None:
-    if not cursor:
-        return None
-    try:
-        sk = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["sk"]
-        if not isinstance(sk, str):
-            raise ValueError
-    except (ValueError, KeyError, TypeError):
-        raise InvalidInput("invalid_cursor", "cursor is not one this listing returned", "cursor") from None
-    return {"pk": {"S": pk}, "sk": {"S": sk}}
-
-
 def member_routes(kind: str) -> list[Route]:
     noun, key = ("organizations", "orgId") if kind == directory.ORG else ("communities", "communityId")
     base = f"/v1/{noun}/{{{key}}}/members"
@@ -363,12 +344,9 @@ def member_routes(kind: str) -> list[Route]:
         caller = call.require_caller()
         caller.require_server(f"listing {noun} members")
         owner_kind, owner_id = _owner(call, kind)
-        from chalicelib.store.directory import owner_pk
-
-        start = _decode_start(call.q("cursor"), owner_pk(caller.tenant, owner_kind, owner_id))
-        members, last = directory.list_members(caller.tenant, owner_kind, owner_id,
-                                               _int_param(call, "limit", 50, 1, 100), start)
-        return json_response({"members": [_member_view(m) for m in members], "cursor": _encode_start(last)})
+        members, cursor = directory.list_members(caller.tenant, owner_kind, owner_id,
+                                                 _int_param(call, "limit", 50, 1, 100), call.q("cursor") or None)
+        return json_response({"members": [_member_view(m) for m in members], "cursor": cursor})
 
     tag = noun.capitalize()
     member_links = [Link("get_member", f"get_{kind}_member", {key: f"$request.path.{key}",

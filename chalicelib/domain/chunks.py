@@ -105,8 +105,8 @@ def _recipients(message: dict[str, Any], content: Content) -> dict[str, Any]:
     owner_pk = directory_store.owner_pk(tenant, message["ownerKind"], message["ownerId"])
     members = directory_store.members_between(owner_pk, message["after"], message["upto"])
     snapshot = int(message["snapshot"])
-    users = [directory_store.member_user(m) for m in members
-             if not m.is_api and not m.banned and int(m.joined or 0) <= snapshot]
+    users = [m.user for m in members
+             if not m.is_api_user and not m.banned and int(m.joined_at or 0) <= snapshot]
     settings = directory.get_settings_many(tenant, users, consistent=False) if users else {}
     deliver = [u for u in users if settings[u].allows(content.type, content.priority)]
     return {"users": deliver, "eligible": len(users), "skipped": len(users) - len(deliver)}

@@ -172,12 +172,12 @@ def test_fault_injection_exceptions_duplicates_and_throttles(server, monkeypatch
     rng = random.Random(7)
     users = [f"f{i:05d}" for i in range(600)]
     from chalicelib.domain import chunks
-    from chalicelib.store.directory import DirectoryItem
+    from chalicelib.store.directory import MemberItem
 
-    with DirectoryItem.batch_write() as batch:
+    with MemberItem.batch_write() as batch:
         for user in users:
-            batch.save(DirectoryItem("dev#org#big", f"m#{user}", mkey=f"dev#{user}", role="Standard User",
-                                     banned=False, is_api=False, joined=0))
+            batch.save(MemberItem("dev#org#big", f"m#{user}", member_key=f"dev#{user}", role="Standard User",
+                                  banned=False, is_api_user=False, joined_at=0))
     faults = {"throttle": 0, "die_before": 0, "die_after": 0, "die_before_marker": 0}
     commit, record_chunk = delivery._commit, chunks.store.record_chunk
 
