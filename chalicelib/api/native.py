@@ -11,7 +11,7 @@ from chalice import Response
 from chalicelib.api import schemas as s
 from chalicelib.api.http import (Call, Link, Param, Reply, Route, Surface, any_case, empty_response, iso,
                                  json_response, not_modified, parse, parse_time, refuse_unpaired_surrogates)
-from chalicelib.domain import directory, idempotency, inbox, jobs, sending
+from chalicelib.domain import directory, idempotency, inbox, jobs, read_state, sending
 from chalicelib.ids import new_ulid
 from chalicelib.domain.errors import DomainError, InvalidInput
 from chalicelib.domain.model import Audience, Content, Notification, Priority, Profile, UserSettings
@@ -98,11 +98,11 @@ def get_notification(call: Call) -> Response:
 
 def patch_notification(call: Call) -> Response:
     req = parse(s.ReadPatch, call.json())
-    return json_response(notification_view(inbox.set_read(call.require_caller(), call.params["id"], req.read)))
+    return json_response(notification_view(read_state.set_read(call.require_caller(), call.params["id"], req.read)))
 
 
 def delete_notification(call: Call) -> Response:
-    inbox.delete(call.require_caller(), call.params["id"])
+    read_state.delete(call.require_caller(), call.params["id"])
     return empty_response(204)
 
 
@@ -208,7 +208,7 @@ def list_notifications(call: Call) -> Response:
 
 def unread_count(call: Call) -> Response:
     caller = call.require_caller()
-    counts = inbox.inbox_counts(caller, call.params["userId"])  # count and ETag from one read
+    counts = inbox.inbox_counters(caller, call.params["userId"])  # count and ETag from one read
     etag = _etag(counts.version, call, with_query=False)
     cached = _unchanged(call, etag)
     if cached is not None:
@@ -224,7 +224,7 @@ def mark_read(call: Call) -> Response:
     if len(given) != 1:
         raise InvalidInput("invalid_body", 'give exactly one of "ids", "all" or "before"', "ids")
     if req.ids is not None:
-        marked = inbox.mark_ids_read(caller, call.params["userId"], req.ids)
+        marked = read_state.mark_ids_read(caller, call.params["userId"], req.ids)
         return json_response({"marked": marked, "jobId": None, "status": "complete"})
     if req.all is not None and not req.all:
         raise InvalidInput("invalid_all", '"all" must be true', "all")

@@ -130,6 +130,11 @@ def cancellation_reasons(exc: BaseException) -> list[str | None]:
     return [r.code if r is not None else None for r in reasons]
 
 
+def transaction_cancelled(exc: BaseException) -> bool:
+    """True when a TransactWriteItems was cancelled (for any reason: `cancellation_reasons` says which)."""
+    return error_code(exc) == TRANSACTION_CANCELED
+
+
 def condition_failed(exc: BaseException) -> bool:
     """True when a single conditional write (PutItem, UpdateItem, DeleteItem) was refused because
     its condition did not hold."""
