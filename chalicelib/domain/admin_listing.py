@@ -193,7 +193,7 @@ def _sort(items: list[InboxItem], order: list[tuple[str, bool]]) -> None:
         if kind == "type":
             return (item.typ or "").casefold()
         if kind == "id":
-            return ids.notification_id(item.pk.partition("#")[2], item.sk)
+            return ids.notification_id(store.split_inbox_key(item.pk)[1], item.sk)
         return titles.get((item.pk, item.sk), "")
 
     items.sort(key=lambda i: i.act or "", reverse=True)  # ties keep the default order

@@ -18,7 +18,6 @@ from typing import Any, Iterable
 
 from chalicelib.settings import get_settings
 from chalicelib.store import inbox as inbox_store
-from chalicelib.store.base import transaction_limit
 from chalicelib.store.inbox import InboxItem
 
 log = logging.getLogger(__name__)
@@ -37,7 +36,7 @@ def write_copies(item: InboxItem, tenant: str, users: Iterable[str]) -> dict[str
 def _write_serialized(raw_items: list[dict[str, Any]]) -> dict[str, bool]:
     """Transactions touch disjoint recipients, so they run concurrently (FANOUT_PARALLELISM)."""
     settings = get_settings()
-    per_transaction = transaction_limit() // 2  # a put and a counter update each
+    per_transaction = inbox_store.copies_per_transaction()
     batches = [raw_items[start:start + per_transaction] for start in range(0, len(raw_items), per_transaction)]
     outcome: dict[str, bool] = {}
     workers = min(settings.fanout_parallelism, len(batches))

@@ -11,7 +11,8 @@ Retries happen at one level per error. Every request goes through botocore's sta
 failure botocore never retries is a cancelled TransactWriteItems: its reasons may be throttling or a
 conflict with another transaction, and only `with_backoff` retries those (a cancellation for a failed
 condition is an answer, not an error). So a throttled PutItem is retried by botocore alone, not by
-botocore inside `with_backoff` (up to 8 x 8 attempts before).
+botocore inside `with_backoff` (up to 8 x 8 attempts before). Single-item writes are therefore not
+wrapped in `with_backoff`: only transactions are.
 
 This module imports no table module: the list of tables is `store.tables`.
 """

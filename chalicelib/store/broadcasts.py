@@ -185,7 +185,7 @@ def _get(pk: str, sk: str) -> BroadcastItem | None:
 def _put_once(item: BroadcastItem) -> bool:
     """Put unless the key exists; False when it did."""
     try:
-        with_backoff(lambda: item.save(condition=BroadcastItem.sk.does_not_exist()))
+        item.save(condition=BroadcastItem.sk.does_not_exist())
     except PutError as exc:
         if condition_failed(exc):
             return False
@@ -199,7 +199,7 @@ def put_message_body(tenant: str, sk: str, content: dict[str, Any], created_ms: 
                      expires: datetime | None) -> str:
     """Store a body once; returns its reference."""
     item = MessageBody(message_pk(tenant), sk, spec={"content": content}, created=created_ms, expires=expires)
-    with_backoff(item.save)
+    item.save()
     return body_ref(item.pk, item.sk)
 
 
@@ -229,7 +229,7 @@ def put_readall_job(tenant: str, user: str, sk: str, *, bound: str, sender: str,
     owner = job_owner(KIND_READALL, user)
     item = ReadAllJob(job_pk(tenant, owner), sk, status=QUEUED, seq=0, created=now_ms, updated=now_ms,
                       spec={"user": user, "bound": bound, "sender": sender}, expires=None)
-    with_backoff(item.save)
+    item.save()
     return owner
 
 
@@ -292,7 +292,7 @@ def _advance(job: JobItem, actions: list, *, total: int | None) -> bool:
     actions = actions + [model.seq.set(seq + 1)]
     try:
         if total is None:
-            with_backoff(lambda: model(job.pk, job.sk).update(actions=actions, condition=guard))
+            model(job.pk, job.sk).update(actions=actions, condition=guard)
         else:
             def commit() -> None:
                 with TransactWrite(connection=connection()) as tx:
@@ -411,7 +411,7 @@ def finish(pk: str, sk: str, status: str, now_ms: int, error: str | None = None)
     actions.append(BroadcastJob.error.set(error) if error else BroadcastJob.error.remove())
     condition = BroadcastJob.status.is_in(DELIVERING, FAILED) & (BroadcastJob.status != status)
     try:
-        with_backoff(lambda: BroadcastJob(pk, sk).update(actions=actions, condition=condition))
+        BroadcastJob(pk, sk).update(actions=actions, condition=condition)
     except UpdateError as exc:
         if condition_failed(exc):
             return False
@@ -424,4 +424,4 @@ def add_readall_progress(pk: str, sk: str, marked: int, *, done: bool, now_ms: i
     actions = [ReadAllJob.delivered.add(marked), ReadAllJob.updated.set(now_ms)]
     if done:
         actions += [ReadAllJob.status.set(COMPLETE), ReadAllJob.completed.set(now_ms)]
-    with_backoff(lambda: ReadAllJob(pk, sk).update(actions=actions))
+    ReadAllJob(pk, sk).update(actions=actions)

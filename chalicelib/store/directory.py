@@ -29,7 +29,7 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from chalicelib import cursors
-from chalicelib.store.base import BaseModel, condition_failed, get_or_none, lazy_meta, with_backoff
+from chalicelib.store.base import BaseModel, condition_failed, get_or_none, lazy_meta
 
 MEMBER_PREFIX = "m#"
 # Above every member key (`m#...`) and below anything that follows it.
@@ -144,7 +144,7 @@ def put_profile(tenant: str, user: str, *, name: str | None, short_name: str | N
                 metadata: dict[str, Any] | None, is_api_user: bool) -> None:
     item = ProfileItem(user_pk(tenant, user), PROFILE_SK, name=name, short_name=short_name, picture_url=picture_url,
                        metadata=metadata or None, is_api_user=is_api_user)
-    with_backoff(item.save)
+    item.save()
 
 
 def get_settings_many(tenant: str, users: list[str], *, consistent: bool = True) -> dict[str, SettingsItem]:
@@ -161,7 +161,7 @@ def get_settings(tenant: str, user: str) -> SettingsItem | None:
 def put_settings(tenant: str, user: str, muted_types: list[str], min_priority: int) -> None:
     item = SettingsItem(user_pk(tenant, user), SETTINGS_SK, muted_types=muted_types or None,
                         min_priority=min_priority)
-    with_backoff(item.save)
+    item.save()
 
 
 # ---- memberships --------------------------------------------------------------------------------
@@ -174,7 +174,7 @@ def put_member(tenant: str, owner_kind: str, owner_id: str, user: str, *, role: 
                is_api_user: bool, joined_at: int) -> MemberItem:
     item = MemberItem(owner_pk(tenant, owner_kind, owner_id), member_sk(user), member_key=member_key(tenant, user),
                       role=role, banned=banned, is_api_user=is_api_user, joined_at=joined_at)
-    with_backoff(item.save)
+    item.save()
     return item
 
 

@@ -147,9 +147,14 @@ def raw_key(raw: dict[str, Any]) -> str:
     return raw[InboxItem.pk.attr_name]["S"]
 
 
+def copies_per_transaction() -> int:
+    """Items one `put_new_counted` may hold: a put and a counter update each."""
+    return transaction_limit() // 2
+
+
 def put_new_counted_once(raw_items: list[dict[str, Any]], *,
                          commit: Callable[[list[dict[str, Any]]], None] | None = None) -> dict[str, bool]:
-    """Write serialized items (at most `transaction_limit() // 2`) unless they exist, each with its
+    """Write serialized items (at most `copies_per_transaction()`) unless they exist, each with its
     counters, in as few transactions as the cancellations allow: items found existing are left out
     and the rest written again. Returns inbox pk -> True (written now) / False (was there). `commit`
     (default `put_new_counted`) is one transaction; the delivery passes its own seam."""
@@ -161,7 +166,7 @@ def put_new_counted_once(raw_items: list[dict[str, Any]], *,
             with_backoff(lambda: commit(pending))
         except TransactWriteError as exc:
             if adapt_transaction_limit(exc):  # the engine takes fewer actions: write in smaller parts
-                per_transaction = transaction_limit() // 2
+                per_transaction = copies_per_transaction()
                 for start in range(0, len(pending), per_transaction):
                     outcome.update(put_new_counted_once(pending[start:start + per_transaction], commit=commit))
                 return outcome
@@ -502,7 +507,7 @@ def group_target(tenant: str, user: str, group_key: str) -> str | None:
 
 
 def point_group(tenant: str, user: str, group_key: str, sk: str) -> None:
-    with_backoff(InboxItem(inbox_key(tenant, user), group_sk(group_key), target=sk).save)
+    InboxItem(inbox_key(tenant, user), group_sk(group_key), target=sk).save()
 
 
 def bump(tenant: str, user: str, target: str, sk: str, actor: str | None) -> bool:
