@@ -202,13 +202,11 @@ def gateway_cors_headers(origins: tuple[str, ...]) -> dict[str, str]:
 
 def table_specs(prefix: str) -> dict[str, dict[str, Any]]:
     """kind -> CreateTable params (from the models), with the stage's table names."""
-    from chalicelib.store.base import all_models
+    from chalicelib.settings import TABLE_NAME_PREFIX, reset_settings
     from chalicelib.store.bootstrap import create_table_params
-    from chalicelib.store.base import describe_model
+    from chalicelib.store.tables import all_models, describe_model
 
     # `chalice package` leaves a packaged stage's environment (CDK tokens included) in os.environ.
-    from chalicelib.settings import TABLE_NAME_PREFIX, reset_settings
-
     saved = dict(os.environ)
     for name in ("TENANT_KEYS", "WORK_QUEUE_URL", "SQS_ENDPOINT"):  # tokens, not values, at synth time
         os.environ.pop(name, None)

@@ -129,7 +129,7 @@ def test_table_names_come_from_the_stack_before_the_prefix(monkeypatch):
 
 
 def test_the_pynamodb_models_use_the_stack_table_names(monkeypatch):
-    from chalicelib.store.base import all_models
+    from chalicelib.store.tables import all_models
 
     names = {model.Meta.table_kind: f"stack-{model.Meta.table_kind}-0123" for model in all_models()}
     for kind, name in names.items():
