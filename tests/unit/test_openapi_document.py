@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.api.openapi import document
+from chalicelib.api.surfaces import document
 
 DOC = document()
 PATHS = DOC["paths"]
