@@ -11,5 +11,6 @@ window.addEventListener("DOMContentLoaded", function () {
     defaultModelsExpandDepth: 0,
     displayRequestDuration: true,
     tryItOutEnabled: false,
+    validatorUrl: null, // no badge fetched from another origin
   });
 });
