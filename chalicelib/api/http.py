@@ -1,4 +1,5 @@
-"""Request plumbing shared by every surface: the route table, parsing, responses, errors."""
+"""Request plumbing shared by every surface: the Call a handler gets, body parsing, responses, the Chalice view
+(token, errors, CORS) and the 405 and unknown-path fallbacks. The route table's types are in kit/routing.py."""
 from __future__ import annotations
 
 import json

@@ -39,5 +39,12 @@ def test_the_docs_page_renders_every_operation(service, page):
     expect(send.locator(".responses-table").first).to_contain_text("202")
     expect(send.locator(".responses-table").first).to_contain_text("415")
 
+    # "Try it out" calls the service itself (the document's server is relative; connect-src 'self').
+    health = page.locator("#operations-Service-health")
+    health.locator(".opblock-summary").first.click()
+    health.locator("button.try-out__btn").click()
+    health.locator("button.execute").click()
+    expect(health.locator(".live-responses-table tbody .response-col_status").first).to_contain_text("200")
+
     assert elsewhere == [], f"requests to another origin: {elsewhere}"
     assert console_errors == [], console_errors  # a CSP violation is reported here
