@@ -142,7 +142,7 @@ def _body_d(call: Call) -> dict[str, Any]:
     try:
         data = call.json()
     except InvalidInput as exc:
-        if CODES.code(exc, 400) != BAD_JSON:  # too large; a string no response could carry
+        if CODES.code(exc, 400) != BAD_JSON:  # too large, or a string no response could carry: as the core says
             raise
         raise DialectError(BAD_JSON, "POST data not supplied as valid JSON", field="body") from None
     if not isinstance(data, dict):
