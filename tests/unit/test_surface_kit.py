@@ -87,7 +87,7 @@ def test_the_kit_and_the_document_builder_import_no_surface():
 
 def test_native_modules_do_one_job_each():
     modules = sorted(p.stem for p in (API / "native").glob("*.py"))
-    assert {"errors", "views", "etags", "cursors", "sends", "inbox", "users", "members", "routes"} <= set(modules)
+    assert {"errors", "views", "etags", "sends", "inbox", "users", "members", "routes"} <= set(modules)
     for path in (API / "native").glob("*.py"):
         assert len(path.read_text(encoding="utf-8").splitlines()) < 150, path.name
 

@@ -29,7 +29,7 @@ from chalicelib.api.kit.routing import Link, Param, Route, RouteGroup, Surface
 from chalicelib.api.kit.times import iso
 from chalicelib.api.kit.users import known_users
 from chalicelib.auth.tokens import MISSING
-from chalicelib.domain import directory, inbox, sending
+from chalicelib.domain import directory, inbox, read_state, sending
 from chalicelib.domain.errors import DomainError, InvalidInput
 from chalicelib.domain.model import Audience, Content, Notification, Profile
 from chalicelib.domain.principal import Caller
@@ -251,7 +251,7 @@ def put_user(call: Call) -> Response:
 
 def delete_notification(call: Call) -> Response:
     caller = _server(call)
-    inbox.delete(caller, call.params["notificationID"])
+    read_state.delete(caller, call.params["notificationID"])
     return json_response({"success": True,
                           "message": f"💀 You successfully deleted notification {call.params['notificationID']}"})
 

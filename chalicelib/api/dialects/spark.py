@@ -29,7 +29,7 @@ from chalicelib.api.kit.routing import Link, Param, Reply, Route, RouteGroup, Su
 from chalicelib.api.kit.text import summary_text
 from chalicelib.api.kit.times import utc_seconds
 from chalicelib.auth.tokens import EXPIRED
-from chalicelib.domain import inbox, numbered, sending
+from chalicelib.domain import inbox, numbered_pages, read_state, sending
 from chalicelib.domain.errors import DomainError, InvalidInput, NotFound
 from chalicelib.domain.model import Audience, Content, Notification
 from chalicelib.domain.principal import Caller
@@ -227,9 +227,9 @@ def list_notifications(call: Call) -> Response:
     limit = query_int(call, "_limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     page = query_int(call, "_page", 1, 1, MAX_PAGE)
     if mode == "count":
-        _, total = numbered.inbox_counts(caller, "me")
+        total = inbox.inbox_counters(caller, "me").total
         return success([], Pagination=pagination(total, limit, page))
-    result = numbered.inbox_page(caller, "me", page, limit)
+    result = numbered_pages.inbox_page(caller, "me", page, limit)
     results = [notification_view(n) for n in result.items]
     if mode == "1":
         return success(results, Pagination=pagination(result.total, limit, page))
@@ -255,7 +255,7 @@ def create_notification(call: Call) -> Response:
         # The recipient muted this type or priority: nothing was stored.
         return success([], status=200)
     if req.Read:
-        inbox.set_read(caller, nid, True)
+        read_state.set_read(caller, nid, True)
     return success([{"Id": nid, "ResourceUri": f"/v1/notifications/{nid}"}], status=201)
 
 
@@ -275,16 +275,16 @@ def mark_read(call: Call) -> Response:
         except NotFound:
             raise DialectError(404, f"Notification {nid[:64]!r} was not found", kind="not_found", field="Id") from None
     if req.Read:
-        inbox.mark_ids_read(caller, "me", wanted)
+        read_state.mark_ids_read(caller, "me", wanted)
     else:
         for nid in wanted:
-            inbox.set_read(caller, nid, False)
+            read_state.set_read(caller, nid, False)
     return success()
 
 
 def unread(call: Call) -> Response:
     caller = current_user(call)
-    unread_count, _ = numbered.inbox_counts(caller, "me")
+    unread_count = inbox.inbox_counters(caller, "me").unread
     return success([], Pagination=pagination(unread_count, DEFAULT_LIMIT, 1))
 
 

@@ -10,7 +10,7 @@ from chalicelib.api.kit.times import parse_time
 from chalicelib.api.native.docs import LIST_LIMIT
 from chalicelib.api.native.etags import inbox_etag, poll_headers, unchanged
 from chalicelib.api.native.views import notification_view
-from chalicelib.domain import inbox, jobs
+from chalicelib.domain import inbox, jobs, read_state
 from chalicelib.domain.errors import InvalidInput
 
 
@@ -40,7 +40,7 @@ def list_notifications(call: Call) -> Response:
 
 def unread_count(call: Call) -> Response:
     caller = call.require_caller()
-    counts = inbox.inbox_counts(caller, call.params["userId"])  # count and ETag from one read
+    counts = inbox.inbox_counters(caller, call.params["userId"])  # count and ETag from one read
     etag = inbox_etag(counts.version, call, with_query=False)
     cached = unchanged(call, etag)
     if cached is not None:
@@ -55,7 +55,7 @@ def mark_read(call: Call) -> Response:
     if len(given) != 1:
         raise InvalidInput("invalid_body", 'give exactly one of "ids", "all" or "before"', "ids")
     if req.ids is not None:
-        marked = inbox.mark_ids_read(caller, call.params["userId"], req.ids)
+        marked = read_state.mark_ids_read(caller, call.params["userId"], req.ids)
         return json_response({"marked": marked, "jobId": None, "status": "complete"})
     if req.all is not None and not req.all:
         raise InvalidInput("invalid_all", '"all" must be true', "all")

@@ -8,7 +8,6 @@ from chalicelib.api import schemas as s
 from chalicelib.api.http import Call, empty_response, json_response, parse
 from chalicelib.api.kit.parsers import query_int
 from chalicelib.api.kit.routing import Link, Reply, Route
-from chalicelib.api.native.cursors import decode_start, encode_start
 from chalicelib.api.native.docs import CURSOR, MEMBER_ID, MEMBERS_LIMIT, limit_param
 from chalicelib.api.native.errors import GROUP
 from chalicelib.api.native.views import member_view
@@ -61,12 +60,9 @@ def member_routes(kind: str) -> list[Route]:
         caller = call.require_caller()
         caller.require_server(f"listing {noun} members")
         owner_kind, owner_id = _owner(call, kind)
-        from chalicelib.store.directory import owner_pk
-
-        start = decode_start(call.q("cursor"), owner_pk(caller.tenant, owner_kind, owner_id))
-        members, last = directory.list_members(caller.tenant, owner_kind, owner_id,
-                                               query_int(call, "limit", *MEMBERS_LIMIT), start)
-        return json_response({"members": [member_view(m) for m in members], "cursor": encode_start(last)})
+        members, cursor = directory.list_members(caller.tenant, owner_kind, owner_id,
+                                                 query_int(call, "limit", *MEMBERS_LIMIT), call.q("cursor") or None)
+        return json_response({"members": [member_view(m) for m in members], "cursor": cursor})
 
     tag = noun.capitalize()
     member_links = [Link("get_member", f"get_{kind}_member", {key: f"$request.path.{key}",
