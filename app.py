@@ -6,7 +6,7 @@ authorizer: one Lambda invocation per request, and every 401 in its surface's ow
 from chalice import Chalice
 
 from chalicelib.api.http import ANY_CONTENT_TYPE, make_view
-from chalicelib.api.routes import all_routes
+from chalicelib.api.surfaces import all_routes
 from chalicelib.logs import configure_logging, service_logger
 from chalicelib.queues import handle_work_queue
 from chalicelib.streams import handle_broadcast_stream, handle_inbox_stream
