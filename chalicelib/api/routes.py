@@ -9,7 +9,9 @@ from typing import Any, Literal
 from chalice import Response
 from pydantic import BaseModel
 
-from chalicelib.api import native
+from dataclasses import replace
+
+from chalicelib.api import native, realtime
 from chalicelib.api.dialects import api3, cord, spark, threatconnect
 from chalicelib.api.schemas import ErrorBody
 from chalicelib.api.http import Call, Reply, Route, Surface, fallback_routes, json_response, not_modified
@@ -72,8 +74,11 @@ def _service_routes() -> list[Route]:
 # Unauthenticated service routes at the root; an unknown path outside every surface is its 404.
 SERVICE = Surface("service", "", "Service", native.error_response, _service_routes, error_model=ErrorBody)
 
+# The native surface with the realtime ticket route (its own module) beside its routes.
+NATIVE = replace(native.SURFACE, routes=lambda: native.SURFACE.routes() + realtime.routes())
+
 # Every surface, in the order the OpenAPI document lists them.
-SURFACES: list[Surface] = [SERVICE, native.SURFACE, threatconnect.SURFACE, cord.SURFACE, api3.SURFACE,
+SURFACES: list[Surface] = [SERVICE, NATIVE, threatconnect.SURFACE, cord.SURFACE, api3.SURFACE,
                            spark.SURFACE]
 
 

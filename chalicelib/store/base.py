@@ -161,10 +161,10 @@ def with_backoff(call: Callable[[], T], *, attempts: int = 8, base: float = 0.05
 
 
 def all_models() -> list[type[BaseModel]]:
-    from chalicelib.store import broadcasts, counters, directory, idempotency, inbox
+    from chalicelib.store import broadcasts, connections, counters, directory, idempotency, inbox
 
     return [inbox.InboxItem, counters.Counter, directory.DirectoryItem, broadcasts.BroadcastItem,
-            idempotency.IdempotencyRecord]
+            idempotency.IdempotencyRecord, connections.ConnectionItem]
 
 
 def describe_model(model: type[BaseModel]) -> dict[str, Any]:
