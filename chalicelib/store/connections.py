@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from datetime import datetime, timezone
 from typing import Iterable
 
 from botocore.exceptions import ClientError
@@ -49,6 +50,10 @@ def _owner_key(connection_id: str) -> str:
     return f"c#{connection_id}"
 
 
+def _at(epoch_seconds: int) -> datetime:
+    return datetime.fromtimestamp(epoch_seconds, timezone.utc)
+
+
 def ticket_hash(ticket: str) -> str:
     return hashlib.sha256(ticket.encode()).hexdigest()
 
@@ -62,7 +67,7 @@ def _ticket_key(ticket: str) -> str:
 def put_ticket(ticket: str, tenant: str, user: str, expires_at: int) -> None:
     """Store a ticket's hash, bound to tenant and user, until `expires_at` (epoch seconds)."""
     ConnectionItem(_ticket_key(ticket), tenant=tenant, user=user, exp=expires_at,
-                   expires=expires_at + 60).save(condition=ConnectionItem.pk.does_not_exist())
+                   expires=_at(expires_at + 60)).save(condition=ConnectionItem.pk.does_not_exist())
 
 
 def take_ticket(ticket: str, now: float | None = None) -> tuple[str, str] | None:
@@ -93,9 +98,9 @@ def add_connection(tenant: str, user: str, connection_id: str, now: float | None
     """Record an open socket: its owner, and its id in the user's set."""
     expires = int(time.time() if now is None else now) + CONNECTION_LIFETIME_SECONDS
     owner = f"{tenant}#{user}"
-    ConnectionItem(_owner_key(connection_id), owner=owner, expires=expires).save()
+    ConnectionItem(_owner_key(connection_id), owner=owner, expires=_at(expires)).save()
     ConnectionItem(user_key(tenant, user)).update(actions=[
-        ConnectionItem.conns.add({connection_id}), ConnectionItem.expires.set(expires)])
+        ConnectionItem.conns.add({connection_id}), ConnectionItem.expires.set(_at(expires))])
 
 
 def remove_connection(connection_id: str) -> None:
