@@ -202,7 +202,8 @@ def _port_errors(host: str, port: int, port_name: str) -> Iterator[None]:
         if isinstance(exc, socket.gaierror):
             raise StartupError(f"--host {host!r} is not a usable address ({exc.strerror})") from None
         if exc.errno == errno.EADDRINUSE:
-            hint = "set PORT to a free port" if port_name == "PORT" else "pass another --port"
+            hint = {"PORT": "set PORT to a free port", "WS_PORT": "set WS_PORT to a free port"}.get(
+                port_name, "pass another --port")
             raise StartupError(f"{port_name} {port}: {host}:{port} is already in use (another `notifications dev`?); "
                                f"{hint}") from None
         if exc.errno == errno.EACCES:
@@ -262,6 +263,18 @@ def check_settings(port: int | None) -> tuple[int, str]:
     return env_int("PORT", 8000, minimum=1, maximum=65535), "PORT"
 
 
+def start_realtime(host: str, api_port: int):
+    """The WebSocket server (WS_PORT, default the API's port + 1) and the inbox stream poller feeding the
+    push handler; the ticket endpoint hands out this server's URL (REALTIME_WEBSOCKET_URL)."""
+    from notifications.local.ws_server import RealtimeServer, start_push_poller, ws_port
+
+    port = ws_port(api_port)
+    with _port_errors(host, port, "WS_PORT"):
+        server = RealtimeServer(host, port).start()
+    os.environ["REALTIME_WEBSOCKET_URL"] = server.url
+    return server, start_push_poller()
+
+
 def run(host: str = "127.0.0.1", port: int | None = None, stage: str = "dev") -> int:
     from chalicelib.logs import configure_logging
 
@@ -310,6 +323,7 @@ def run(host: str = "127.0.0.1", port: int | None = None, stage: str = "dev") ->
     os.environ["WORK_QUEUE_URL"] = ensure_queues()  # what the stack gives the functions
     poller = start_poller()
     workers = start_queue_workers()
+    realtime, push_poller = start_realtime(host, port)
     with _port_errors(host, port, port_name):
         server.server.start_listening()
     stopping = threading.Event()
@@ -345,6 +359,7 @@ Read alice's inbox (user token):
 Notifications service ready at {base}
   storage: {engine} (tables created: {len(created)})
   fan-out: stream coordinator + {workers.workers} queue workers (SQS at {os.environ["SQS_ENDPOINT"]})
+  realtime: WebSocket push at {realtime.url} (tickets: POST {base}/v1/realtime/tickets)
   OpenAPI: {base}/openapi.json
   The bell: {base}/inbox (a demo page; CORS allows {origins})
 
@@ -357,6 +372,8 @@ Press Ctrl-C to stop.
     finally:
         poller.stop()
         workers.stop()
+        push_poller.stop()
+        realtime.stop()
         if embedded is not None:
             embedded.stop()
         if sqs_server is not None:
