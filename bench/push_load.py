@@ -238,7 +238,7 @@ def main() -> int:
     from notifications.local.ports import free_port
 
     log_dir = Path(tempfile.mkdtemp(prefix="push-load-"))
-    service = DevService.start(args.engine, log_dir, {"LOG_LEVEL": "WARNING", "WS_PORT": str(free_port())})
+    service = DevService.start(args.engine, log_dir, {"WS_PORT": str(free_port())})
     print(f"notifications dev ({args.engine}) at {service.base}; log {service.log_path}", flush=True)
     try:
         figures = asyncio.run(measure(service.base, service.endpoint, service.prefix, sockets=args.sockets,
