@@ -283,6 +283,7 @@ def test_an_identity_provider_token_straight_to_the_bell(service, pages, page, p
 
 
 def test_a_hidden_tab_does_not_poll(service, pages, page):
+    page.route("**/v1/realtime/tickets*", lambda route: route.abort())  # no push channel: the bell polls
     polls: list[str] = []
     page.on("request", lambda r: polls.append(r.method) if r.url.endswith("/unread-count") and r.method == "GET" else None)
     page.goto(demo(service, pages, "jo"))
