@@ -49,7 +49,12 @@ class Change:
     sequence: str
     sk: str | None = None
     read: bool | None = None
-    item: InboxItem | None = None  # created, or an aggregation bump: the item after the change
+    image: dict[str, Any] | None = None  # created, or an aggregation bump: the item after the change
+
+    @property
+    def item(self) -> InboxItem | None:
+        """The item, deserialized only for users with a socket (most recipients of a broadcast have none)."""
+        return InboxItem.from_raw_data(self.image) if self.image is not None else None
 
 
 @dataclass
@@ -70,12 +75,12 @@ def change_of(record: dict[str, Any]) -> Change | None:
     event = record.get("eventName")
     new, old = data.get("NewImage") or {}, data.get("OldImage") or {}
     if event == "INSERT" and "act" in new:
-        return Change(CREATED, sequence, sk, read="unr" not in new, item=InboxItem.from_raw_data(new))
+        return Change(CREATED, sequence, sk, read="unr" not in new, image=new)
     if event == "MODIFY" and "act" in new:
         if old == new:
             return None  # a write that changed nothing (moto emits these)
         if old.get("act") != new.get("act"):  # aggregated: a new sender, back to unread and to the top
-            return Change(UPDATED, sequence, sk, read="unr" not in new, item=InboxItem.from_raw_data(new))
+            return Change(UPDATED, sequence, sk, read="unr" not in new, image=new)
         if ("unr" in old) != ("unr" in new):
             return Change(UPDATED, sequence, sk, read="unr" not in new)
         return None
@@ -129,9 +134,9 @@ def messages_for(batch: UserBatch, unread: int, shape: Shape, threshold: int) ->
         return [{"event": RESET, "unreadCount": unread}]
     from chalicelib.domain.inbox import hydrate
 
-    with_items = [c for c in batch.changes if c.item is not None and not _expired(c.item)]
-    views = dict(zip((c.sk for c in with_items),
-                     (shape(n) for n in hydrate(batch.tenant, batch.user, [c.item for c in with_items]))))
+    items = [(c.sk, item) for c in batch.changes if (item := c.item) is not None and not _expired(item)]
+    views = dict(zip((sk for sk, _ in items),
+                     (shape(n) for n in hydrate(batch.tenant, batch.user, [item for _, item in items]))))
     out: list[dict[str, Any]] = []
     for change in batch.changes:
         nid = ids.notification_id(batch.user, change.sk or "")

@@ -191,11 +191,12 @@ def ws_port(api_port: int) -> int:
 
 def start_push_poller(on_failure=None):
     """The inbox stream -> the push handler (what the `push` function's mapping does). Records of one
-    inbox stay in order (hashed to one of 4 lanes); a batch spans many inboxes, as on AWS."""
+    inbox stay in order (hashed to one of 4 lanes); a batch spans many inboxes, as on AWS. Up to 1,000
+    records per read: a broadcast's copies then share the handler's batched reads."""
     from chalicelib.settings import get_settings
     from notifications.local.poller import StreamPoller
 
     settings = get_settings()
     return StreamPoller(settings.table_name("inbox"), realtime_api.handle_push_stream,
-                        endpoint=settings.dynamodb_endpoint, region=settings.region, lanes=4,
+                        endpoint=settings.dynamodb_endpoint, region=settings.region, lanes=4, batch_size=1000,
                         idle_sleep=0.05, on_failure=on_failure).start()
