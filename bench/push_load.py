@@ -206,7 +206,10 @@ async def measure(base: str, endpoint: str | None, prefix: str, *, sockets: int,
                       "received": len(latencies), "dropped": dropped, "duplicates": duplicates,
                       "foreign_messages": foreign,
                       "p50_ms": ms(percentile(latencies, 50)), "p95_ms": ms(percentile(latencies, 95)),
-                      "max_ms": ms(max(latencies) if latencies else None)},
+                      "max_ms": ms(max(latencies) if latencies else None),
+                      # how long the last push trailed the fan-out's completion (the push's own backlog)
+                      "last_push_after_complete_s": None if complete_s is None or not latencies
+                      else round(max(latencies) - complete_s, 2)},
     }
 
 
@@ -217,7 +220,8 @@ def report(figures: dict[str, Any]) -> str:
             f"max {s['max_ms']} ms; missed {s['missed']}\n"
             f"  broadcast to {figures['members']}: fan-out complete in {b['complete_s']} s; POST -> socket "
             f"p50 {b['p50_ms']} ms, p95 {b['p95_ms']} ms, max {b['max_ms']} ms; received {b['received']}, "
-            f"dropped {b['dropped']}, duplicates {b['duplicates']}, messages for another user {b['foreign_messages']}")
+            f"dropped {b['dropped']}, duplicates {b['duplicates']}, messages for another user {b['foreign_messages']}; "
+            f"the last push {b['last_push_after_complete_s']} s after the fan-out completed")
 
 
 def main() -> int:

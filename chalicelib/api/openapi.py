@@ -211,7 +211,9 @@ def build(surfaces: list[Surface]) -> dict[str, Any]:
                                 "Spark notifications. Every route except /health and /openapi.json needs "
                                 "`Authorization: Bearer <JWT>`. Each surface answers every error, 401, 404 "
                                 "(unknown paths) and 405 (with `Allow`) included, in its own error body "
-                                "(see `components.responses`)."},
+                                "(see `components.responses`). Realtime: `POST /v1/realtime/tickets` opens a WebSocket on "
+                                "which every change of the inbox is pushed; the protocol is the `TicketView` "
+                                "schema's description."},
         "paths": paths,
         "components": {"schemas": top.get("$defs", {}), "responses": _fallback_responses(surfaces),
                        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
