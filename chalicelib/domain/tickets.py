@@ -14,11 +14,11 @@ from urllib.parse import quote
 
 from chalicelib.domain.errors import DomainError, Unauthorized
 from chalicelib.domain.principal import Caller
-from chalicelib.settings import get_realtime_settings
+from chalicelib.settings import TENANT_ID, get_realtime_settings
 from chalicelib.store import connections
 
 TICKET_BYTES = 32
-MAX_TICKET_LENGTH = 128
+MAX_TICKET_LENGTH = 200
 
 
 class RealtimeUnavailable(DomainError):
@@ -41,7 +41,7 @@ def issue_ticket(caller: Caller, user_id: str = "me", now: float | None = None) 
     if not settings.websocket_url:
         raise RealtimeUnavailable("realtime_unavailable", "the push channel is not configured here; poll instead")
     user = caller.resolve_user(user_id)
-    ticket = secrets.token_urlsafe(TICKET_BYTES)
+    ticket = f"{caller.tenant}.{secrets.token_urlsafe(TICKET_BYTES)}"  # the tenant names the ticket's partition
     expires_at = int(time.time() if now is None else now) + settings.ticket_ttl_seconds
     connections.put_ticket(ticket, caller.tenant, user, expires_at)
     return Ticket(f"{settings.websocket_url}/?ticket={quote(ticket)}", expires_at, caller.tenant, user)
@@ -50,7 +50,7 @@ def issue_ticket(caller: Caller, user_id: str = "me", now: float | None = None) 
 def redeem_ticket(ticket: str | None, now: float | None = None) -> tuple[str, str]:
     """Consume a ticket (single use): its (tenant, user). Unauthorized if it is missing, unknown,
     used or expired (the socket is then refused)."""
-    if not ticket or len(ticket) > MAX_TICKET_LENGTH:
+    if not ticket or len(ticket) > MAX_TICKET_LENGTH or not TENANT_ID.match(ticket.partition(".")[0]):
         raise Unauthorized("invalid_ticket", "a valid ticket is required")
     owner = connections.take_ticket(ticket, now)
     if owner is None:

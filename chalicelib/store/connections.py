@@ -1,13 +1,14 @@
 """The connections table: who has a push socket open, and the single-use tickets that open one.
 
-Three item kinds, all under `pk` (no sort key), every one with a TTL (`expires`):
-- `u#<tenant>#<user>`: one item per user, `conns` the string set of that user's open connection ids.
+Three item kinds, all under `pk` (no sort key), every one with a TTL (`expires`); what belongs to a tenant
+starts with its id, as in every other table:
+- `<tenant>#u#<user>`: one item per user, `conns` the string set of that user's open connection ids.
   One item per user means the push function finds the sockets of 100 users with one BatchGetItem; a
   connect ADDs to the set and pushes the TTL to CONNECTION_LIFETIME past it, so an item lives as long
   as its newest socket can (API Gateway closes any socket after 2 hours).
-- `c#<connectionId>`: the owner (`tenant#user`) of one connection, for `$disconnect`, which names
+- `@c#<connectionId>`: the owner (`tenant#user`) of one connection, for `$disconnect`, which names
   only the connection.
-- `t#<sha256 of the ticket>`: a ticket (tenant, user). Only the hash is stored, so the table never
+- `<tenant>#t#<sha256 of the ticket>`: a ticket (tenant, user); the ticket is `<tenant>.<random>`. Only the hash is stored, so the table never
   holds a usable ticket; `$connect` consumes it with a conditional delete (single use, unexpired).
 """
 from __future__ import annotations
@@ -29,7 +30,7 @@ BATCH_GET_KEYS = 100  # BatchGetItem's limit
 
 
 class ConnectionItem(BaseModel):
-    """PK `u#<tenant>#<user>` (conns), `c#<connectionId>` (owner), `t#<sha256>` (tenant, user, exp)."""
+    """PK `<tenant>#u#<user>` (conns), `@c#<connectionId>` (owner), `<tenant>#t#<sha256>` (tenant, user, exp)."""
 
     Meta = lazy_meta("connections")
 
@@ -43,11 +44,11 @@ class ConnectionItem(BaseModel):
 
 
 def user_key(tenant: str, user: str) -> str:
-    return f"u#{tenant}#{user}"
+    return f"{tenant}#u#{user}"
 
 
 def _owner_key(connection_id: str) -> str:
-    return f"c#{connection_id}"
+    return f"@c#{connection_id}"  # '@' starts no tenant id
 
 
 def _at(epoch_seconds: int) -> datetime:
@@ -59,7 +60,8 @@ def ticket_hash(ticket: str) -> str:
 
 
 def _ticket_key(ticket: str) -> str:
-    return f"t#{ticket_hash(ticket)}"
+    tenant = ticket.partition(".")[0]
+    return f"{tenant}#t#{ticket_hash(ticket)}"
 
 
 # ---- tickets ---------------------------------------------------------------------------------------
