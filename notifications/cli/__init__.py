@@ -9,10 +9,11 @@ import sys
 from typing import Sequence
 
 # Modules of this package registering subcommands (explicit, no discovery).
-COMMAND_MODULES: tuple[str, ...] = ("dev", "tokens", "redrive")
+COMMAND_MODULES: tuple[str, ...] = ("dev", "tokens", "redrive", "send", "inbox", "broadcasts", "users")
 
 DESCRIPTION = ("The notifications service's command: `dev` runs the local service, `token` prints a bearer token, "
-               "`redrive` moves dead-lettered work back to the work queue.")
+               "`redrive` moves dead-lettered work back to the work queue; `send`, `inbox`, `broadcast` and `users` "
+               "operate a local or deployed API (notifications.client).")
 
 
 def build_parser() -> argparse.ArgumentParser:

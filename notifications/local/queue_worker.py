@@ -19,7 +19,6 @@ from __future__ import annotations
 import collections
 import logging
 import threading
-import time
 from typing import Any, Callable
 
 log = logging.getLogger(__name__)
