@@ -4,7 +4,7 @@ Tokens are verified inside each view (chalicelib.api.http.make_view), not by an 
 authorizer: one Lambda invocation per request, and every 401 in its surface's own shape.
 """
 import boto3
-from chalice import Chalice
+from chalice import Chalice, WebsocketDisconnectedError
 
 from chalicelib.api import realtime
 from chalicelib.api.http import ANY_CONTENT_TYPE, make_view
@@ -64,4 +64,7 @@ def ws_message(event):
     """`$default`: `{"action": "ping"}` is answered with a pong."""
     reply = realtime.message(event.body)
     if reply is not None:
-        app.websocket_api.send(event.connection_id, realtime.encode(reply).decode("utf-8"))
+        try:
+            app.websocket_api.send(event.connection_id, realtime.encode(reply).decode("utf-8"))
+        except WebsocketDisconnectedError:
+            pass  # the client left before its pong: $disconnect cleans up

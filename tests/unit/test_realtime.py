@@ -341,3 +341,29 @@ def test_expiry_consumer_still_settles_ttl_deletions_with_both_images(client, se
               "dynamodb": {"Keys": records[-1]["dynamodb"]["Keys"], "OldImage": item, "SequenceNumber": "9"}}
     assert handle_inbox_stream({"Records": [remove]}) == {"batchItemFailures": []}
     assert Api(client, auth("dev", "alice")).get("/v1/users/me/notifications/unread-count").data["unreadCount"] == 0
+
+
+# ---- app.py's wiring: the WebSocket handlers and the push function as Lambda invokes them --------------
+
+def _ws_event(connection_id: str, **extra) -> dict:
+    return {"requestContext": {"apiId": "abc123", "stage": "api", "connectionId": connection_id,
+                               "domainName": "abc123.execute-api.us-east-1.amazonaws.com"}, **extra}
+
+
+def test_app_websocket_handlers_and_push_function(client, server, poster, stream, monkeypatch):
+    import app as app_module
+
+    ticket = Api(client, auth("dev", "alice")).post("/v1/realtime/tickets").data["url"].split("ticket=", 1)[1]
+    assert app_module.ws_connect(_ws_event("L1", queryStringParameters={"ticket": ticket}), None) == {"statusCode": 200}
+    assert app_module.ws_connect(_ws_event("L2", queryStringParameters={"ticket": ticket}), None) == {"statusCode": 401}
+    assert app_module.ws_connect(_ws_event("L3"), None) == {"statusCode": 401}
+    sent = []
+    monkeypatch.setattr(app_module.app.websocket_api, "send", lambda cid, text: sent.append((cid, json.loads(text))))
+    app_module.ws_message(_ws_event("L1", body='{"action": "ping"}'), None)
+    assert sent == [("L1", {"event": "pong"})]
+    send(server, "alice")
+    records = stream.records()
+    assert app_module.push({"Records": records}, None) == {"batchItemFailures": []}
+    assert poster.events("L1") == ["notification.created"]
+    app_module.ws_disconnect(_ws_event("L1"), None)
+    assert connections.connections_of([("dev", "alice")]) == {}
