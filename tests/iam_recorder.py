@@ -516,7 +516,7 @@ def to_arn(resource: str, template: dict[str, Any]) -> str | None:
 
 def short(arn: str) -> str:
     """An ARN as the report prints it: `inbox`, `inbox/index/*`, `broadcasts stream`, `queue work`."""
-    m = re.match(r"arn:aws:dynamodb:[^:]*:[^:]*:table/[^/]*?-?(inbox|counters|directory|broadcasts|idempotency)"
+    m = re.match(r"arn:aws:dynamodb:[^:]*:[^:]*:table/[^/]*?-?(inbox|counters|directory|broadcasts|idempotency|connections)"
                  r"(/index/.*|/stream/.*)?$", arn)
     if m:
         return m.group(1) + ("" if not m.group(2) else " stream" if "/stream/" in m.group(2) else m.group(2))
