@@ -256,21 +256,47 @@ def check_settings(port: int | None) -> tuple[int, str]:
         env_int("DYNAMODB_PORT", 0, minimum=1, maximum=65535)
     queue_worker_count()  # read once the engine runs: a mistake there would leave the poller talking to it
     get_settings()
+    from chalicelib.settings import get_realtime_settings
+    from notifications.local.ws_server import ws_port
+
+    get_realtime_settings()
     if port is not None:
         if not 1 <= port <= 65535:
             raise SettingsError("--port", f"must be between 1 and 65535, not {port}")
+        ws_port(port)
         return port, "--port"
-    return env_int("PORT", 8000, minimum=1, maximum=65535), "PORT"
+    port = env_int("PORT", 8000, minimum=1, maximum=65535)
+    ws_port(port)
+    return port, "PORT"
+
+
+def _probe_ws_port(host: str, api_port: int) -> None:
+    """A WS_PORT asked for and taken fails now, before any engine starts (the default falls back later)."""
+    if not os.environ.get("WS_PORT"):
+        return
+    from notifications.local.ws_server import ws_port
+
+    port = ws_port(api_port)
+    with _port_errors(host, port, "WS_PORT"), socket.socket() as probe:
+        probe.bind((host, port))
 
 
 def start_realtime(host: str, api_port: int):
-    """The WebSocket server (WS_PORT, default the API's port + 1) and the inbox stream poller feeding the
-    push handler; the ticket endpoint hands out this server's URL (REALTIME_WEBSOCKET_URL)."""
+    """The WebSocket server (WS_PORT, default the API's port + 1, or a free port when that one is taken) and the
+    inbox stream poller feeding the push handler; the ticket endpoint hands out this server's URL
+    (REALTIME_WEBSOCKET_URL)."""
     from notifications.local.ws_server import RealtimeServer, start_push_poller, ws_port
 
     port = ws_port(api_port)
-    with _port_errors(host, port, "WS_PORT"):
-        server = RealtimeServer(host, port).start()
+    try:
+        with _port_errors(host, port, "WS_PORT"):
+            server = RealtimeServer(host, port).start()
+    except StartupError:
+        if os.environ.get("WS_PORT"):
+            raise  # a port asked for: its mistake is reported
+        # the default (the API's port + 1) is taken: any free port will do, the tickets carry the URL
+        with _port_errors(host, 0, "WS_PORT"):
+            server = RealtimeServer(host, 0).start()
     os.environ["REALTIME_WEBSOCKET_URL"] = server.url
     return server, start_push_poller()
 
@@ -288,6 +314,7 @@ def run(host: str = "127.0.0.1", port: int | None = None, stage: str = "dev") ->
         server = create_api_server(host, port, stage)
     embedded = sqs_server = moto_endpoint = None
     try:
+        _probe_ws_port(host, port)
         choice = os.environ.get("DYNAMODB", "moto").lower()
         if not os.environ.get("DYNAMODB_ENDPOINT") and choice == "local":
             embedded, endpoint = start_dynamodb_local()
