@@ -20,7 +20,7 @@ from typing import Iterable
 
 from botocore.exceptions import ClientError
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute, UnicodeSetAttribute
-from pynamodb.exceptions import DeleteError
+from pynamodb.exceptions import DeleteError, UpdateError
 
 from chalicelib.store.base import BaseModel, connection, lazy_meta, with_backoff
 
@@ -123,8 +123,14 @@ def remove_connection(connection_id: str) -> None:
 def drop_connections(tenant: str, user: str, connection_ids: Iterable[str]) -> None:
     """Take gone connections out of the user's set (DELETE from a set is idempotent)."""
     ids = set(connection_ids)
-    if ids:
-        ConnectionItem(user_key(tenant, user)).update(actions=[ConnectionItem.conns.delete(ids)])
+    if not ids:
+        return
+    try:  # only an existing item: an update would otherwise create one without a TTL
+        ConnectionItem(user_key(tenant, user)).update(actions=[ConnectionItem.conns.delete(ids)],
+                                                      condition=ConnectionItem.pk.exists())
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
 
 
 def connections_of(users: list[tuple[str, str]]) -> dict[tuple[str, str], list[str]]:

@@ -367,3 +367,9 @@ def test_app_websocket_handlers_and_push_function(client, server, poster, stream
     assert poster.events("L1") == ["notification.created"]
     app_module.ws_disconnect(_ws_event("L1"), None)
     assert connections.connections_of([("dev", "alice")]) == {}
+
+
+def test_dropping_connections_of_a_user_without_an_item_creates_nothing(aws):
+    connections.drop_connections("dev", "nobody", ["c1"])
+    raw = boto3.client("dynamodb", region_name="us-east-1").scan(TableName=get_settings().table_name("connections"))
+    assert raw["Items"] == []
