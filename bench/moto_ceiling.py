@@ -177,10 +177,10 @@ def fill_inbox(count: int, start: int) -> None:
 
 
 def fill_members(org: str, count: int) -> None:
-    from chalicelib.store.directory import DirectoryItem
+    from chalicelib.store.directory import MemberItem
 
-    fill("directory", (DirectoryItem(f"{TENANT}#org#{org}", f"m#{org}-u{i:07d}", mkey=f"{TENANT}#{org}-u{i:07d}",
-                                     role="Standard User", banned=False, is_api=False, joined=0).serialize()
+    fill("directory", (MemberItem(f"{TENANT}#org#{org}", f"m#{org}-u{i:07d}", member_key=f"{TENANT}#{org}-u{i:07d}",
+                                  role="Standard User", banned=False, is_api_user=False, joined_at=0).serialize()
                        for i in range(count)))
 
 
@@ -228,6 +228,7 @@ def bench_write(args) -> None:
 # -- query cost ------------------------------------------------------------------------------------
 
 def bench_query(args) -> None:
+    from chalicelib import cursors
     from chalicelib.store import directory as directory_store
     from chalicelib.store.inbox import InboxItem
 
@@ -238,11 +239,11 @@ def bench_query(args) -> None:
         fill_members(f"q{size}", size)  # a new partition of this size; the older ones stay in the table
         filled += size
         pk = f"{TENANT}#org#q{size}"
-        middle = {"pk": {"S": pk}, "sk": {"S": f"m#q{size}-u{size // 2:07d}"}}
+        middle = cursors.encode({"sk": f"m#q{size}-u{size // 2:07d}"})  # a members cursor
         samples = []
         for _ in range(9):
             begin = time.perf_counter()
-            items, _last = directory_store.members_page(pk, 500, middle)
+            items, _next = directory_store.members_page(TENANT, "org", f"q{size}", 500, middle)
             samples.append(time.perf_counter() - begin)
         assert len(items) == min(500, size - size // 2 - 1), len(items)
         # an inbox page on the sparse unread LSI: one user's partition grown to `size`

@@ -6,11 +6,11 @@ GetItem; the tenant always comes from the caller's token, never from the id.
 """
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 
 from ulid import ULID
+
+from chalicelib import cursors
 
 SEP = "\x1f"
 
@@ -31,8 +31,7 @@ def ulid_bound(ms: int, upper: bool) -> str:
 
 
 def encode(*parts: str) -> str:
-    raw = SEP.join(parts).encode("utf-8")
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+    return cursors.encode_bytes(SEP.join(parts).encode("utf-8"))
 
 
 def decode(value: str, count: int) -> tuple[str, ...] | None:
@@ -40,9 +39,8 @@ def decode(value: str, count: int) -> tuple[str, ...] | None:
     if not value or len(value) > 2048:
         return None
     try:
-        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-        parts = tuple(raw.decode("utf-8").split(SEP))
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+        parts = tuple(cursors.decode_bytes(value).decode("utf-8").split(SEP))
+    except (UnicodeDecodeError, ValueError):
         return None
     if len(parts) != count or not all(parts):
         return None

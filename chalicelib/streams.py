@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 from chalicelib.domain.expiry import settle_expired
 from chalicelib.domain.fanout import process_image
-from chalicelib.store.broadcasts import BroadcastItem
+from chalicelib.store.broadcasts import job_from_image
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def _relevant(record: dict[str, Any]) -> bool:
 
 def _fan_out(record: dict[str, Any]) -> None:
     if _relevant(record):
-        outcome = process_image(BroadcastItem.from_raw_data(record["dynamodb"]["NewImage"]))
+        outcome = process_image(job_from_image(record["dynamodb"]["NewImage"]))
         log.debug("record %s: %s", record.get("dynamodb", {}).get("SequenceNumber"), outcome)
 
 

@@ -199,9 +199,8 @@ def gateway_cors_headers(origins: tuple[str, ...]) -> dict[str, str]:
 
 def table_specs(prefix: str) -> dict[str, dict[str, Any]]:
     """kind -> CreateTable params (from the models), with the stage's table names."""
-    from chalicelib.store.base import all_models
     from chalicelib.store.bootstrap import create_table_params
-    from chalicelib.store.base import describe_model
+    from chalicelib.store.tables import all_models, describe_model
 
     # `chalice package` leaves a packaged stage's environment (CDK tokens included) in os.environ.
     saved = dict(os.environ)

@@ -72,14 +72,14 @@ def ensure_tables() -> list[str]:
 def seed_members(tenant: str, owner: str, user_prefix: str, count: int, threads: int = 4) -> float:
     """`count` members of organization `owner` (users `<prefix>-u000000`...), shaped as the directory
     store writes them (chalicelib/store/directory.py). Returns seconds."""
-    from chalicelib.store.directory import DirectoryItem, member_key, owner_pk
+    from chalicelib.store.directory import MemberItem, member_key, owner_pk
 
     pk = owner_pk(tenant, "org", owner)
     items = []
     for i in range(count):
         user = f"{user_prefix}-u{i:06d}"
-        items.append(DirectoryItem(pk, f"m#{user}", mkey=member_key(tenant, user), role="Standard User",
-                                   banned=False, is_api=False, joined=0).serialize())
+        items.append(MemberItem(pk, f"m#{user}", member_key=member_key(tenant, user), role="Standard User",
+                                banned=False, is_api_user=False, joined_at=0).serialize())
     return batch_put(table("directory"), items, threads)
 
 

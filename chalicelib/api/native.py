@@ -1,7 +1,6 @@
 """The native /v1 API: parse → domain → shape. The superset of what the dialects express."""
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from typing import Any
@@ -12,7 +11,7 @@ from chalice import Response
 from chalicelib.api import schemas as s
 from chalicelib.api.http import (Call, Link, Param, Reply, Route, Surface, any_case, empty_response, iso,
                                  json_response, not_modified, parse, parse_time, refuse_unpaired_surrogates)
-from chalicelib.domain import directory, idempotency, inbox, jobs, sending
+from chalicelib.domain import directory, idempotency, inbox, jobs, read_state, sending
 from chalicelib.ids import new_ulid
 from chalicelib.domain.errors import DomainError, InvalidInput
 from chalicelib.domain.model import Audience, Content, Notification, Priority, Profile, UserSettings
@@ -99,11 +98,11 @@ def get_notification(call: Call) -> Response:
 
 def patch_notification(call: Call) -> Response:
     req = parse(s.ReadPatch, call.json())
-    return json_response(notification_view(inbox.set_read(call.require_caller(), call.params["id"], req.read)))
+    return json_response(notification_view(read_state.set_read(call.require_caller(), call.params["id"], req.read)))
 
 
 def delete_notification(call: Call) -> Response:
-    inbox.delete(call.require_caller(), call.params["id"])
+    read_state.delete(call.require_caller(), call.params["id"])
     return empty_response(204)
 
 
@@ -209,7 +208,7 @@ def list_notifications(call: Call) -> Response:
 
 def unread_count(call: Call) -> Response:
     caller = call.require_caller()
-    counts = inbox.inbox_counts(caller, call.params["userId"])  # count and ETag from one read
+    counts = inbox.inbox_counters(caller, call.params["userId"])  # count and ETag from one read
     etag = _etag(counts.version, call, with_query=False)
     cached = _unchanged(call, etag)
     if cached is not None:
@@ -225,7 +224,7 @@ def mark_read(call: Call) -> Response:
     if len(given) != 1:
         raise InvalidInput("invalid_body", 'give exactly one of "ids", "all" or "before"', "ids")
     if req.ids is not None:
-        marked = inbox.mark_ids_read(caller, call.params["userId"], req.ids)
+        marked = read_state.mark_ids_read(caller, call.params["userId"], req.ids)
         return json_response({"marked": marked, "jobId": None, "status": "complete"})
     if req.all is not None and not req.all:
         raise InvalidInput("invalid_all", '"all" must be true', "all")
@@ -310,24 +309,6 @@ def _owner(call: Call, kind: str) -> tuple[str, str]:
     return kind, check_owner_id(call.params[key], key)
 
 
-def _encode_start(last: dict[str, Any] | None) -> str | None:
-    if not last:
-        return None
-    return base64.urlsafe_b64encode(json.dumps({"sk": last["sk"]["S"]}).encode()).decode().rstrip("=")
-
-
-def _decode_start(cursor: str | None, pk: str) -> dict[str, Any] | None:
-    if not cursor:
-        return None
-    try:
-        sk = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["sk"]
-        if not isinstance(sk, str):
-            raise ValueError
-    except (ValueError, KeyError, TypeError):
-        raise InvalidInput("invalid_cursor", "cursor is not one this listing returned", "cursor") from None
-    return {"pk": {"S": pk}, "sk": {"S": sk}}
-
-
 def member_routes(kind: str) -> list[Route]:
     noun, key = ("organizations", "orgId") if kind == directory.ORG else ("communities", "communityId")
     base = f"/v1/{noun}/{{{key}}}/members"
@@ -363,12 +344,9 @@ def member_routes(kind: str) -> list[Route]:
         caller = call.require_caller()
         caller.require_server(f"listing {noun} members")
         owner_kind, owner_id = _owner(call, kind)
-        from chalicelib.store.directory import owner_pk
-
-        start = _decode_start(call.q("cursor"), owner_pk(caller.tenant, owner_kind, owner_id))
-        members, last = directory.list_members(caller.tenant, owner_kind, owner_id,
-                                               _int_param(call, "limit", 50, 1, 100), start)
-        return json_response({"members": [_member_view(m) for m in members], "cursor": _encode_start(last)})
+        members, cursor = directory.list_members(caller.tenant, owner_kind, owner_id,
+                                                 _int_param(call, "limit", 50, 1, 100), call.q("cursor") or None)
+        return json_response({"members": [_member_view(m) for m in members], "cursor": cursor})
 
     tag = noun.capitalize()
     member_links = [Link("get_member", f"get_{kind}_member", {key: f"$request.path.{key}",

@@ -9,20 +9,18 @@ notifications in memory, which is allowed up to MAX_SORTED of them.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from pynamodb.expressions.condition import Condition
-
 from chalicelib import ids
-from chalicelib.domain import inbox, numbered, rules
+from chalicelib.domain import inbox, numbered_pages, rules
 from chalicelib.domain.errors import Forbidden, InvalidInput
 from chalicelib.domain.model import Notification
-from chalicelib.domain.numbered import NumberedPage, Source
+from chalicelib.domain.numbered_pages import NumberedPage
 from chalicelib.domain.principal import Caller
 from chalicelib.store import counters
-from chalicelib.store.inbox import InboxItem, inbox_key, tenant_shards
+from chalicelib.store import inbox as store
+from chalicelib.store.inbox import InboxItem
 
 DAY_MS = 86_400_000
 MAX_SORTED = 5000
@@ -95,23 +93,12 @@ def parse_order(text: str | None) -> list[tuple[str, bool]]:
     return out or [("date_started", False)]
 
 
-def _range(q: AdminQuery) -> Condition | None:
-    if q.started_day is None:
-        return None
-    return InboxItem.act.between(ids.ulid_bound(q.started_day, upper=False),
-                                 ids.ulid_bound(q.started_day + DAY_MS - 1, upper=True))
-
-
-def _filter(q: AdminQuery) -> Condition:
-    cond = numbered.not_expired()
-    if q.completed_day is not None:
-        cond &= InboxItem.unr.does_not_exist() & InboxItem.read_at.between(q.completed_day,
-                                                                          q.completed_day + DAY_MS - 1)
-    if q.campaign_id:
-        cond &= (InboxItem.bid == q.campaign_id) | (InboxItem.md["campaign_id"] == q.campaign_id)
-    if q.type:
-        cond &= InboxItem.typ == q.type
-    return cond
+def _narrowing(q: AdminQuery) -> store.Narrowing:
+    return store.Narrowing(
+        started=(ids.ulid_bound(q.started_day, upper=False), ids.ulid_bound(q.started_day + DAY_MS - 1, upper=True))
+        if q.started_day is not None else None,
+        completed_ms=(q.completed_day, q.completed_day + DAY_MS - 1) if q.completed_day is not None else None,
+        campaign_id=q.campaign_id or None, type_name=q.type or None)
 
 
 def _narrowed(q: AdminQuery) -> bool:
@@ -120,7 +107,7 @@ def _narrowed(q: AdminQuery) -> bool:
 
 def _matches(item: InboxItem, q: AdminQuery) -> bool:
     """The listing's conditions, for the one item an `id` filter names."""
-    if item.act is None or (item.expires is not None and item.expires.timestamp() <= time.time()):
+    if item.act is None or store.is_expired(item):
         return False
     if q.started_day is not None and not q.started_day <= ids.ulid_time_ms(item.act) < q.started_day + DAY_MS:
         return False
@@ -146,56 +133,52 @@ def list_notifications(caller: Caller, q: AdminQuery) -> NumberedPage:
             raise InvalidInput(f"invalid_{name}", f"{name} must be at most {MAX_FILTER_VALUE} characters", name)
     if q.notification_id is not None:
         return _by_id(admin, q)
+    narrowing = _narrowing(q)
     if q.member_id is not None:
-        sources = [numbered.inbox_source(admin.tenant, q.member_id)]
+        sources = [store.inbox_source(admin.tenant, q.member_id)]
         if _narrowed(q):
-            total = numbered.count(sources, range_condition=_range(q), filter_condition=_filter(q))
+            total = store.count(sources, narrowing)
         else:
-            total = counters.counts(inbox_key(admin.tenant, q.member_id))[1]
+            total = counters.read(store.inbox_key(admin.tenant, q.member_id)).total
     else:
-        sources = [Source(InboxItem.by_tenant, shard, False) for shard in tenant_shards(admin.tenant)]
-        total = numbered.count(sources, range_condition=_range(q), filter_condition=_filter(q))
-    numbered.check_page(q.page, q.page_size, total)
+        sources = store.tenant_sources(admin.tenant)
+        total = store.count(sources, narrowing)
+    numbered_pages.check_page(q.page, q.page_size, total)
     if total == 0:
         return NumberedPage([], 0, q.page, q.page_size)
     index_order = len(q.order) == 1 and ORDER_ATTRIBUTES[q.order[0][0]] == "act"
     if index_order:
-        ordered = numbered.iterate_keys(sources, range_condition=_range(q), filter_condition=_filter(q),
-                                        ascending=q.order[0][1], needed=q.page * q.page_size)
-        items = numbered.load(numbered.slice_page(ordered, q.page, q.page_size))
+        ordered = store.iterate(sources, narrowing, ascending=q.order[0][1], needed=q.page * q.page_size)
+        items = store.load(numbered_pages.slice_page(ordered, q.page, q.page_size))
     else:
         if total > MAX_SORTED:
             raise InvalidInput("order_too_broad", f"ordering by anything but date_started needs at most "
                                                   f"{MAX_SORTED} matching notifications ({total} match); narrow "
                                                   "the filters", "order")
-        everything = list(numbered.iterate_keys(sources, range_condition=_range(q), filter_condition=_filter(q),
-                                                full_items=True))
+        everything = list(store.iterate(sources, narrowing, full_items=True))
         _sort(everything, q.order)
         offset = (q.page - 1) * q.page_size
         items = everything[offset:offset + q.page_size]
-    return NumberedPage(numbered.hydrate_many(admin.tenant, items), total, q.page, q.page_size)
+    return NumberedPage(numbered_pages.hydrate_many(admin.tenant, items), total, q.page, q.page_size)
 
 
 def _by_id(admin: Caller, q: AdminQuery) -> NumberedPage:
     parsed = ids.parse_notification_id(q.notification_id or "")
     item = None
     if parsed is not None and (q.member_id is None or parsed[0] == q.member_id):
-        try:
-            item = InboxItem.get(inbox_key(admin.tenant, parsed[0]), parsed[1], consistent_read=True)
-        except InboxItem.DoesNotExist:
-            item = None
+        item = store.get(admin.tenant, parsed[0], parsed[1])
     if item is None or not _matches(item, q):
-        numbered.check_page(q.page, q.page_size, 0)
+        numbered_pages.check_page(q.page, q.page_size, 0)
         return NumberedPage([], 0, q.page, q.page_size)
-    numbered.check_page(q.page, q.page_size, 1)
+    numbered_pages.check_page(q.page, q.page_size, 1)
     items = [item] if q.page == 1 else []
-    return NumberedPage(numbered.hydrate_many(admin.tenant, items), 1, q.page, q.page_size)
+    return NumberedPage(numbered_pages.hydrate_many(admin.tenant, items), 1, q.page, q.page_size)
 
 
 def _sort(items: list[InboxItem], order: list[tuple[str, bool]]) -> None:
     titles: dict[tuple[str, str], str] = {}
     if any(ORDER_ATTRIBUTES[a] == "title" for a, _ in order):
-        bodies = inbox._bodies({i.ref for i in items if i.ref})  # noqa: SLF001 - shared, cached body reads
+        bodies = inbox.bodies({i.ref for i in items if i.ref})  # shared, cached body reads
         for i in items:
             body = i.body if i.body is not None else bodies.get(i.ref or "") or {}
             titles[(i.pk, i.sk)] = (body.get("message") or "").casefold()
@@ -210,7 +193,7 @@ def _sort(items: list[InboxItem], order: list[tuple[str, bool]]) -> None:
         if kind == "type":
             return (item.typ or "").casefold()
         if kind == "id":
-            return ids.notification_id(item.pk.partition("#")[2], item.sk)
+            return ids.notification_id(store.split_inbox_key(item.pk)[1], item.sk)
         return titles.get((item.pk, item.sk), "")
 
     items.sort(key=lambda i: i.act or "", reverse=True)  # ties keep the default order

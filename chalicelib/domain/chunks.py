@@ -21,15 +21,15 @@ from typing import Any
 from chalicelib import ids
 from chalicelib.domain import directory
 from chalicelib.domain.delivery import write_copies
-from chalicelib.domain.inbox import body, mark_unread_before
+from chalicelib.domain.inbox import body
+from chalicelib.domain.read_state import mark_read_up_to
 from chalicelib.domain.model import Content
 from chalicelib.domain.sending import build_item
 from chalicelib.settings import get_settings
 from chalicelib.store import broadcasts as store
 from chalicelib.store import directory as directory_store
 from chalicelib.store import work_queue
-from chalicelib.store.base import with_backoff
-from chalicelib.store.broadcasts import BroadcastItem
+from chalicelib.store.broadcasts import BroadcastJob, ReadAllJob
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +50,11 @@ class Job:
     ref: str
 
 
-def job_of(image: BroadcastItem, tenant: str) -> Job:
+def job_of(image: BroadcastJob, tenant: str) -> Job:
     spec: dict[str, Any] = image.spec
     return Job(tenant=tenant, pk=image.pk, sk=image.sk, owner_kind=spec["owner_kind"], owner_id=spec["owner_id"],
                snapshot=int(spec.get("snapshot") or image.created or 0),
-               ref=spec.get("ref") or f"{image.pk}|{image.sk}")
+               ref=spec.get("ref") or store.body_ref(image.pk, image.sk))
 
 
 def chunk_message(job: Job, index: int, after: str | None, upto: str | None) -> dict[str, Any]:
@@ -63,7 +63,7 @@ def chunk_message(job: Job, index: int, after: str | None, upto: str | None) -> 
             "after": after, "upto": upto}
 
 
-def readall_message(image: BroadcastItem, tenant: str) -> dict[str, Any]:
+def readall_message(image: ReadAllJob, tenant: str) -> dict[str, Any]:
     spec: dict[str, Any] = image.spec
     return {"kind": READALL, "tenant": tenant, "pk": image.pk, "sk": image.sk, "user": spec["user"],
             "bound": spec["bound"]}
@@ -89,7 +89,7 @@ def deliver_chunk(message: dict[str, Any]) -> str:
         pk, sk, index, _recipients(message, content), time.time())
     tenant = message["tenant"]
     if plan["users"]:
-        bid = ids.broadcast_id(f"{message['ownerKind']}#{message['ownerId']}", sk)
+        bid = ids.broadcast_id(store.job_owner(message["ownerKind"], message["ownerId"]), sk)
         users = plan["users"]
         write_copies(build_item(tenant, users[0], sk, content, ref=message["ref"], broadcast=bid), tenant, users)
     counts = {"eligible": int(plan["eligible"]), "delivered": len(plan["users"]), "skipped": int(plan["skipped"])}
@@ -105,8 +105,8 @@ def _recipients(message: dict[str, Any], content: Content) -> dict[str, Any]:
     owner_pk = directory_store.owner_pk(tenant, message["ownerKind"], message["ownerId"])
     members = directory_store.members_between(owner_pk, message["after"], message["upto"])
     snapshot = int(message["snapshot"])
-    users = [directory_store.member_user(m) for m in members
-             if not m.is_api and not m.banned and int(m.joined or 0) <= snapshot]
+    users = [m.user for m in members
+             if not m.is_api_user and not m.banned and int(m.joined_at or 0) <= snapshot]
     settings = directory.get_settings_many(tenant, users, consistent=False) if users else {}
     deliver = [u for u in users if settings[u].allows(content.type, content.priority)]
     return {"users": deliver, "eligible": len(users), "skipped": len(users) - len(deliver)}
@@ -125,14 +125,14 @@ def settle(pk: str, sk: str) -> None:
     """Finish the broadcast once every chunk is either done or failed. Called by each writer
     after its chunk and by the coordinator after the last step; writers racing here finish it once."""
     progress = store.progress(pk, sk)
-    if progress is None or progress.total is None:
+    if progress is None or progress.chunks_total is None:
         return  # still being cut: the coordinator's last step settles
-    done, failed = int(progress.done or 0), int(progress.failed or 0)
-    if done + failed < int(progress.total):
+    done, failed, total = int(progress.chunks_done or 0), int(progress.chunks_failed or 0), int(progress.chunks_total)
+    if done + failed < total:
         return
     now = int(time.time() * 1000)
     if failed:
-        store.finish(pk, sk, store.FAILED, now, error=f"{failed} of {int(progress.total)} chunks failed "
+        store.finish(pk, sk, store.FAILED, now, error=f"{failed} of {total} chunks failed "
                                                       "(their messages are in the dead-letter queue)")
     else:
         store.finish(pk, sk, store.COMPLETE, now)
@@ -143,15 +143,11 @@ def mark_read_step(message: dict[str, Any]) -> str:
     limit = get_settings().fanout_chunk_size
     marked, done = 0, False
     for _ in range(READALL_CHUNKS_PER_MESSAGE):
-        count, done = mark_unread_before(message["tenant"], message["user"], message["bound"], limit)
+        count, done = mark_read_up_to(message["tenant"], message["user"], message["bound"], limit)
         marked += count
         if done:
             break
     if not done:
         work_queue.send([message], group=message["tenant"])
-    now = int(time.time() * 1000)
-    actions = [BroadcastItem.delivered.add(marked), BroadcastItem.updated.set(now)]
-    if done:
-        actions += [BroadcastItem.status.set(store.COMPLETE), BroadcastItem.completed.set(now)]
-    with_backoff(lambda: BroadcastItem(pk, sk).update(actions=actions))
+    store.add_readall_progress(pk, sk, marked, done=done, now_ms=int(time.time() * 1000))
     return "complete" if done else "continued"

@@ -16,11 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from pynamodb.exceptions import TransactWriteError
-
 from chalicelib.settings import get_settings
 from chalicelib.store import inbox as inbox_store
-from chalicelib.store.base import adapt_transaction_limit, failed_conditions, transaction_limit, with_backoff
 from chalicelib.store.inbox import InboxItem
 
 log = logging.getLogger(__name__)
@@ -39,7 +36,7 @@ def write_copies(item: InboxItem, tenant: str, users: Iterable[str]) -> dict[str
 def _write_serialized(raw_items: list[dict[str, Any]]) -> dict[str, bool]:
     """Transactions touch disjoint recipients, so they run concurrently (FANOUT_PARALLELISM)."""
     settings = get_settings()
-    per_transaction = transaction_limit() // 2  # a put and a counter update each
+    per_transaction = inbox_store.copies_per_transaction()
     batches = [raw_items[start:start + per_transaction] for start in range(0, len(raw_items), per_transaction)]
     outcome: dict[str, bool] = {}
     workers = min(settings.fanout_parallelism, len(batches))
@@ -55,28 +52,8 @@ def _write_serialized(raw_items: list[dict[str, Any]]) -> dict[str, bool]:
 
 
 def _write_batch(items: list[dict[str, Any]]) -> dict[str, bool]:
-    outcome: dict[str, bool] = {}
-    pending = list(items)
-    while pending:
-        try:
-            with_backoff(lambda: _commit(pending))
-        except TransactWriteError as exc:
-            if adapt_transaction_limit(exc):  # the engine takes fewer actions: write in smaller parts
-                per_transaction = transaction_limit() // 2
-                for start in range(0, len(pending), per_transaction):
-                    outcome.update(_write_batch(pending[start:start + per_transaction]))
-                return outcome
-            exists = {i // 2 for i in failed_conditions(exc)}  # item i is actions 2i (put) and 2i + 1
-            if not exists:
-                raise
-            for index in sorted(exists):
-                outcome[inbox_store.raw_key(pending[index])] = False
-            pending = [item for index, item in enumerate(pending) if index not in exists]
-            continue
-        for item in pending:
-            outcome[inbox_store.raw_key(item)] = True
-        pending = []
-    return outcome
+    # `_commit` looked up at each call: the fault drill and the tests replace it on this module.
+    return inbox_store.put_new_counted_once(items, commit=lambda batch: _commit(batch))
 
 
 def _commit(raw_items: list[dict[str, Any]]) -> None:

@@ -12,8 +12,6 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from pynamodb.exceptions import PutError, UpdateError
-
 from chalicelib import ids
 from chalicelib.domain.errors import Conflict, DomainError, InvalidInput
 from chalicelib.domain.principal import Caller
@@ -29,13 +27,8 @@ def fingerprint(payload: Any) -> str:
 
 
 def record_key(caller: Caller, key: str) -> str:
-    """The record's key: tenant, principal, then a digest of the Idempotency-Key. User ids and keys
-    may both contain '#', so the raw key after the principal had two readings (user "al" with key
-    "x#k" and user "al#x" with key "k" met in one record, and the second was answered with the
-    first's response); a tenant id never holds '#' and the digest has a fixed length, so this key
-    has one reading."""
-    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
-    return f"{caller.tenant}#{caller.principal}#{digest}"
+    """The record's key: tenant, principal and the Idempotency-Key (`store.idempotency` says how)."""
+    return store.record_key(caller.tenant, caller.principal, key)
 
 
 def run_once(caller: Caller, key: str, payload: Any,
@@ -47,38 +40,27 @@ def run_once(caller: Caller, key: str, payload: Any,
     pk = record_key(caller, key)
     digest = fingerprint(payload)
     now = int(time.time() * 1000)
-    record = store.IdempotencyRecord(pk, fingerprint=digest, status="in_progress", ulid=ids.new_ulid(),
-                                     started=now, expires=datetime.now(timezone.utc) + KEEP)
-    try:
-        record.save(condition=store.IdempotencyRecord.pk.does_not_exist())
-    except PutError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise
+    record = store.claim(pk, fingerprint=digest, ulid=ids.new_ulid(), now_ms=now,
+                         expires=datetime.now(timezone.utc) + KEEP)
+    if record is None:
         existing = store.get(pk)
         if existing is None:
             raise Conflict("idempotency_conflict", "request with this Idempotency-Key is being processed; retry",
-                           "Idempotency-Key") from None
+                           "Idempotency-Key")
         if existing.fingerprint != digest:
             raise Conflict("idempotency_key_reused",
-                           "this Idempotency-Key was used with a different request body", "Idempotency-Key") from None
-        if existing.status == "done":
+                           "this Idempotency-Key was used with a different request body", "Idempotency-Key")
+        if existing.status == store.DONE:
             return int(existing.response["status"]), existing.response["body"], True
-        if now - int(existing.started) < LEASE_MS:
+        if now - int(existing.started) < LEASE_MS or not store.take_over(existing, now):
             raise Conflict("idempotency_in_progress", "a request with this Idempotency-Key is still in progress",
-                           "Idempotency-Key") from None
-        try:
-            existing.update(actions=[store.IdempotencyRecord.started.set(now)],
-                            condition=store.IdempotencyRecord.started == existing.started)
-        except UpdateError:
-            raise Conflict("idempotency_in_progress", "a request with this Idempotency-Key is still in progress",
-                           "Idempotency-Key") from None
+                           "Idempotency-Key")
         record = existing
     try:
         status, body = action(record.ulid)
     except DomainError:
         # Refused input wrote nothing: forget the key so a corrected request may use it.
-        store.IdempotencyRecord(pk).delete()
+        store.forget(pk)
         raise
-    record.update(actions=[store.IdempotencyRecord.status.set("done"),
-                           store.IdempotencyRecord.response.set({"status": status, "body": body})])
+    store.complete(record, {"status": status, "body": body})
     return status, body, False

@@ -23,14 +23,3 @@ def render_html(message: str) -> str:
     # nh3 takes UTF-8: an unpaired surrogate (only in data stored before the edge refused them) is U+FFFD.
     html = _parser().render(_SURROGATE.sub("\ufffd", message))
     return nh3.clean(html, url_schemes=_ALLOWED_SCHEMES, link_rel="noopener noreferrer nofollow")
-
-
-def plain_text(message: str, limit: int | None = None) -> str:
-    """The message with Markdown removed (for short text surfaces)."""
-    text = nh3.clean(_parser().render(message), tags=set()).strip()
-    import html as _html
-
-    text = " ".join(_html.unescape(text).split())
-    if limit is not None and len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return text

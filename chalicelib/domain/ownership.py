@@ -9,7 +9,7 @@ missing id.
 from __future__ import annotations
 
 from chalicelib import ids
-from chalicelib.domain import inbox
+from chalicelib.domain import inbox, read_state
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.principal import Caller
 
@@ -20,10 +20,10 @@ def delete_own(caller: Caller, notification_id: str) -> None:
         raise NotFound("notification_not_found", "no notification with that id", "id")
     recipient, _ = parsed
     if caller.is_server or caller.user == recipient:
-        inbox.delete(caller, notification_id)
+        read_state.delete(caller, notification_id)
         return
     tenant_wide = Caller(tenant=caller.tenant, user=None, roles=caller.roles, application=caller.application)
     notification = inbox.get(tenant_wide, notification_id)
     if caller.user not in notification.senders and notification.content.actor != caller.user:
         raise NotFound("notification_not_found", "no notification with that id", "id")
-    inbox.delete(tenant_wide, notification_id)
+    read_state.delete(tenant_wide, notification_id)

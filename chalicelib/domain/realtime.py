@@ -23,16 +23,13 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any, Callable
 
 from chalicelib import ids, sockets
 from chalicelib.domain.model import Notification
 from chalicelib.settings import get_realtime_settings
-from chalicelib.store import connections
-from chalicelib.store.base import connection, with_backoff
-from chalicelib.store.counters import Counter
-from chalicelib.store.inbox import GROUP_PREFIX, InboxItem, split_inbox_key
+from chalicelib.store import connections, counters
+from chalicelib.store.inbox import GROUP_PREFIX, InboxItem, is_expired, split_inbox_key
 
 log = logging.getLogger(__name__)
 
@@ -105,26 +102,6 @@ def group_by_user(records: list[dict[str, Any]]) -> dict[str, UserBatch]:
     return out
 
 
-def unread_counts(pks: list[str]) -> dict[str, int]:
-    """Inbox key -> its unread count, one BatchGetItem per 100 keys."""
-    table = Counter.Meta.table_name
-    client = connection().client
-    out: dict[str, int] = {pk: 0 for pk in pks}
-    for start in range(0, len(pks), connections.BATCH_GET_KEYS):
-        request = {table: {"Keys": [{"pk": {"S": pk}} for pk in pks[start:start + connections.BATCH_GET_KEYS]],
-                           "ProjectionExpression": "pk, unread", "ConsistentRead": True}}
-        while request:
-            response = with_backoff(lambda: client.batch_get_item(RequestItems=request))
-            for raw in response.get("Responses", {}).get(table, []):
-                out[raw["pk"]["S"]] = max(0, int(raw.get("unread", {}).get("N", "0")))
-            request = response.get("UnprocessedKeys") or {}
-    return out
-
-
-def _expired(item: InboxItem) -> bool:
-    return item.expires is not None and item.expires <= datetime.now(timezone.utc)
-
-
 Shape = Callable[[Notification], dict[str, Any]]
 
 
@@ -134,7 +111,7 @@ def messages_for(batch: UserBatch, unread: int, shape: Shape, threshold: int) ->
         return [{"event": RESET, "unreadCount": unread}]
     from chalicelib.domain.inbox import hydrate
 
-    items = [(c.sk, item) for c in batch.changes if (item := c.item) is not None and not _expired(item)]
+    items = [(c.sk, item) for c in batch.changes if (item := c.item) is not None and not is_expired(item)]
     views = dict(zip((sk for sk, _ in items),
                      (shape(n) for n in hydrate(batch.tenant, batch.user, [item for _, item in items]))))
     out: list[dict[str, Any]] = []
@@ -182,7 +159,7 @@ def push_records(records: list[dict[str, Any]], shape: Shape, encode: Callable[[
     outcome.connected_users = len(connected)
     if not connected:
         return outcome
-    counts = unread_counts(list(connected))
+    counts = counters.unread_counts(list(connected))
     posts: list[tuple[str, str, bytes]] = []  # (inbox key, connection id, data)
     for pk, batch in connected.items():
         for message in messages_for(batch, counts.get(pk, 0), shape, settings.coalesce_threshold):

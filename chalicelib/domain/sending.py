@@ -3,9 +3,6 @@ from __future__ import annotations
 
 import time
 
-from pynamodb.exceptions import PutError, TransactWriteError
-from pynamodb.transactions import TransactWrite
-
 from chalicelib import ids
 from chalicelib.domain import directory, rules
 from chalicelib.domain.delivery import ttl_datetime, write_copies
@@ -16,10 +13,9 @@ from chalicelib.domain.principal import Caller
 from chalicelib.domain.templates import uses
 from chalicelib.settings import get_settings
 from chalicelib.store import broadcasts as broadcast_store
+from chalicelib.store import inbox as inbox_store
 from chalicelib.store.attributes import ITEM_BUDGET, stored_size
-from chalicelib.store.base import connection, failed_conditions, with_backoff
-from chalicelib.store.counters import Counter
-from chalicelib.store.inbox import InboxItem, group_sk, inbox_key, tenant_shard
+from chalicelib.store.inbox import InboxItem
 
 
 def prepare(caller: Caller, content: Content) -> Content:
@@ -121,68 +117,36 @@ def _send_direct(caller: Caller, recipients: list[str], content: Content, sk: st
     for recipient in plain:
         result.ids[recipient] = ids.notification_id(recipient, sk)
         if content.group_key:
-            _point_group(caller.tenant, recipient, content.group_key, sk)
+            inbox_store.point_group(caller.tenant, recipient, content.group_key, sk)
     return result
 
 
 def build_item(tenant: str, recipient: str, sk: str, content: Content, *, ref: str | None = None,
                broadcast: str | None = None) -> InboxItem:
-    return InboxItem(
-        inbox_key(tenant, recipient), sk, act=sk, unr=sk, tsh=tenant_shard(tenant, recipient), typ=content.type, pri=int(content.priority),
-        created=ids.ulid_time_ms(sk), actor=content.actor, senders=[content.actor] if content.actor else None,
-        md=content.metadata or None, loc=content.location or None, org=content.organization_id,
-        grp=content.group_key, body=None if ref else content.body(), ref=ref, bid=broadcast,
-        expires=ttl_datetime(content.expires_at),
-    )
+    """The notification `content` makes in `recipient`'s inbox (its body stored in the item, or a
+    reference to a body stored once)."""
+    return inbox_store.new_notification(
+        tenant, recipient, sk, type_name=content.type, priority=int(content.priority), actor=content.actor,
+        metadata=content.metadata, location=content.location, organization_id=content.organization_id,
+        group_key=content.group_key, body=None if ref else content.body(), ref=ref, broadcast_id=broadcast,
+        expires=ttl_datetime(content.expires_at))
 
 
 def _store_body_once(tenant: str, sk: str, content: Content) -> str:
-    pk = f"{tenant}#msg"
-    item = broadcast_store.BroadcastItem(pk, sk, kind=broadcast_store.KIND_MESSAGE,
-                                         spec={"content": content.body()}, created=ids.ulid_time_ms(sk),
-                                         expires=ttl_datetime(content.expires_at))
-    with_backoff(item.save)
-    return f"{pk}|{sk}"
+    return broadcast_store.put_message_body(tenant, sk, content.body(), ids.ulid_time_ms(sk),
+                                            ttl_datetime(content.expires_at))
 
 
 def _aggregate(tenant: str, recipient: str, content: Content, sk: str, result: SendResult) -> bool:
     """Fold this send into the recipient's unread notification with the same group key."""
-    pk = inbox_key(tenant, recipient)
-    try:
-        pointer = InboxItem.get(pk, group_sk(content.group_key or ""), consistent_read=True)
-    except InboxItem.DoesNotExist:
-        return False
-    target = pointer.target
+    target = inbox_store.group_target(tenant, recipient, content.group_key or "")
     if not target or target == sk:
         return target == sk
-    actions = [InboxItem.act.set(sk), InboxItem.unr.set(sk)]
-    if content.actor:
-        try:
-            current = InboxItem.get(pk, target, consistent_read=True, attributes_to_get=["pk", "sk", "senders"])
-        except InboxItem.DoesNotExist:
-            return False
-        if content.actor not in (current.senders or []):
-            actions.append(InboxItem.senders.set((InboxItem.senders | []).append([content.actor])))
-    def bump() -> None:
-        with TransactWrite(connection=connection()) as tx:
-            tx.update(InboxItem(pk, target), actions=actions,
-                      condition=InboxItem.unr.exists() & (InboxItem.act < sk))
-            tx.update(Counter(pk), actions=[Counter.version.add(1)])
-
-    try:
-        with_backoff(bump)
-    except TransactWriteError as exc:
-        if 0 in failed_conditions(exc):  # no longer unread (or newer): start a new item
-            return False
-        raise
+    if not inbox_store.bump(tenant, recipient, target, sk, content.actor):
+        return False  # no longer unread (or newer): start a new item
     result.ids[recipient] = ids.notification_id(recipient, target)
     result.aggregated.append(recipient)
     return True
-
-
-def _point_group(tenant: str, recipient: str, group_key: str, sk: str) -> None:
-    pointer = InboxItem(inbox_key(tenant, recipient), group_sk(group_key), target=sk)
-    with_backoff(pointer.save)
 
 
 def _send_broadcast(caller: Caller, owner_kind: str, owner_id: str, content: Content, sk: str) -> SendResult:
@@ -191,21 +155,10 @@ def _send_broadcast(caller: Caller, owner_kind: str, owner_id: str, content: Con
         raise InvalidInput("invalid_group_key", "groupKey applies to recipients, not to an organization or "
                                                 "community", "groupKey")
     directory.register_type(caller.tenant, content.type)
-    owner = f"{owner_kind}#{owner_id}"
     now = int(time.time() * 1000)
     # The body is stored once, apart from the job: every fan-out step rewrites the job item, which so
     # stays small (a 60 KB message would otherwise cost ~140 write units per step).
     ref = _store_body_once(caller.tenant, sk, content)
-    item = broadcast_store.BroadcastItem(
-        f"{caller.tenant}#{owner}", sk, kind=broadcast_store.KIND_BROADCAST, status="queued", seq=0,
-        eligible=0, delivered=0, skipped=0, created=now, updated=now,
-        spec={"ref": ref, "owner_kind": owner_kind, "owner_id": owner_id, "snapshot": now,
-              "sender": caller.principal},
-    )
-    try:
-        with_backoff(lambda: item.save(condition=broadcast_store.BroadcastItem.sk.does_not_exist()))
-    except PutError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise
-    return SendResult(broadcast_id=ids.broadcast_id(owner, sk))
-
+    broadcast_store.put_broadcast_job(caller.tenant, owner_kind, owner_id, sk, ref=ref, sender=caller.principal,
+                                      now_ms=now)
+    return SendResult(broadcast_id=ids.broadcast_id(broadcast_store.job_owner(owner_kind, owner_id), sk))

@@ -1,9 +1,20 @@
-"""Shared PynamoDB plumbing: table names, endpoint and region resolved lazily.
+"""Shared PynamoDB plumbing: table names, endpoint and region resolved lazily, and how every
+table module reads a failed write and retries.
 
 PynamoDB reads `Meta` when it first connects and caches the connection; Chalice's
 test client and the local runtime change the environment after import. So `Meta`
 attributes are properties computed from settings, and a model drops its cached
 connection whenever those values change.
+
+Retries happen at one level per error. Every request goes through botocore's standard retry mode
+(`RETRY_ATTEMPTS` retries with backoff, for throttling and transient errors of any single call). The one
+failure botocore never retries is a cancelled TransactWriteItems: its reasons may be throttling or a
+conflict with another transaction, and only `with_backoff` retries those (a cancellation for a failed
+condition is an answer, not an error). So a throttled PutItem is retried by botocore alone, not by
+botocore inside `with_backoff` (up to 8 x 8 attempts before). Single-item writes are therefore not
+wrapped in `with_backoff`: only transactions are.
+
+This module imports no table module: the list of tables is `store.tables`.
 """
 from __future__ import annotations
 
@@ -19,14 +30,17 @@ from pynamodb.models import Model
 from chalicelib.settings import get_settings
 
 T = TypeVar("T")
+M = TypeVar("M", bound=Model)
 
-THROTTLE_CODES = {
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-    "ThrottlingError",
+RETRY_ATTEMPTS = 8  # botocore's retries of one request (standard mode), and with_backoff's of a transaction
+CONDITION_FAILED = "ConditionalCheckFailedException"
+TRANSACTION_CANCELED = "TransactionCanceledException"
+# Cancellation reasons worth another attempt: the transaction lost a race or was throttled.
+RETRYABLE_REASONS = {
     "TransactionConflict",
-    "TransactionInProgressException",
+    "ThrottlingError",
+    "ProvisionedThroughputExceeded",
+    "RequestLimitExceeded",
 }
 
 
@@ -48,7 +62,7 @@ def lazy_meta(kind: str) -> type:
 
     class Meta(metaclass=_LazyMetaType):
         billing_mode = "PAY_PER_REQUEST"
-        max_retry_attempts = 8
+        max_retry_attempts = RETRY_ATTEMPTS
         max_pool_connections = 64  # a writer's FANOUT_PARALLELISM threads, several writers locally
 
     Meta.table_kind = kind  # type: ignore[attr-defined]
@@ -82,17 +96,24 @@ def connection() -> Connection:
     key = (s.region, s.dynamodb_endpoint)
     conn = _connection_cache.get(key)
     if conn is None:
-        conn = Connection(region=s.region, host=s.dynamodb_endpoint, max_retry_attempts=8, max_pool_connections=64)
+        conn = Connection(region=s.region, host=s.dynamodb_endpoint, max_retry_attempts=RETRY_ATTEMPTS,
+                          max_pool_connections=64)
         _connection_cache[key] = conn
     return conn
 
 
-def client():
-    """The botocore client behind `connection()`, for calls PynamoDB does not wrap."""
-    return connection().client
+def get_or_none(model: type[M], hash_key: Any, range_key: Any = None, **kwargs: Any) -> M | None:
+    """One consistent GetItem; None when the item does not exist."""
+    try:
+        return model.get(hash_key, range_key, consistent_read=True, **kwargs)
+    except model.DoesNotExist:
+        return None
 
+
+# ---- reading a failed write: one way everywhere ---------------------------------------------------
 
 def error_code(exc: BaseException) -> str | None:
+    """DynamoDB's error code of a PynamoDB or botocore exception (None for anything else)."""
     if isinstance(exc, PynamoDBException):
         return exc.cause_response_code
     response = getattr(exc, "response", None)
@@ -101,24 +122,39 @@ def error_code(exc: BaseException) -> str | None:
     return None
 
 
-def is_throttle(exc: BaseException) -> bool:
-    code = error_code(exc)
-    if code in THROTTLE_CODES:
-        return True
-    if code == "TransactionCanceledException":
-        reasons = getattr(exc, "cancellation_reasons", None) or []
-        codes = {r.code for r in reasons if r is not None}
-        return bool(codes) and codes <= (THROTTLE_CODES | {"None"})
-    return False
+def cancellation_reasons(exc: BaseException) -> list[str | None]:
+    """The reason code of each action of a cancelled TransactWriteItems, in action order ("None" for
+    an action that was fine); empty for every other error."""
+    if error_code(exc) != TRANSACTION_CANCELED:
+        return []
+    reasons = getattr(exc, "cancellation_reasons", None) or []
+    return [r.code if r is not None else None for r in reasons]
+
+
+def transaction_cancelled(exc: BaseException) -> bool:
+    """True when a TransactWriteItems was cancelled (for any reason: `cancellation_reasons` says which)."""
+    return error_code(exc) == TRANSACTION_CANCELED
+
+
+def condition_failed(exc: BaseException) -> bool:
+    """True when a single conditional write (PutItem, UpdateItem, DeleteItem) was refused because
+    its condition did not hold."""
+    return error_code(exc) == CONDITION_FAILED
+
+
+def is_retryable_cancellation(exc: BaseException) -> bool:
+    """A transaction cancelled only because it was throttled or lost a race: worth another try.
+    botocore retries throttling of single calls itself; this is what it does not retry."""
+    codes = {c for c in cancellation_reasons(exc) if c not in (None, "None")}
+    return bool(codes) and codes <= RETRYABLE_REASONS
 
 
 def failed_conditions(exc: BaseException) -> set[int]:
     """Positions of the actions whose condition failed, when a TransactWriteItems was cancelled
     for conditions; empty for throttling, conflicts and every other error."""
-    if error_code(exc) != "TransactionCanceledException" or is_throttle(exc):
+    if is_retryable_cancellation(exc):
         return set()
-    reasons = getattr(exc, "cancellation_reasons", None) or []
-    return {i for i, r in enumerate(reasons) if r is not None and r.code == "ConditionalCheckFailed"}
+    return {i for i, code in enumerate(cancellation_reasons(exc)) if code == "ConditionalCheckFailed"}
 
 
 # Actions one TransactWriteItems may hold: 100 on DynamoDB and moto, fewer where configured
@@ -148,37 +184,16 @@ def adapt_transaction_limit(exc: BaseException) -> bool:
     return True
 
 
-def with_backoff(call: Callable[[], T], *, attempts: int = 8, base: float = 0.05, cap: float = 2.0) -> T:
-    """Run `call`, retrying throttling errors with full-jitter exponential backoff."""
+def with_backoff(call: Callable[[], T], *, attempts: int = RETRY_ATTEMPTS, base: float = 0.05,
+                 cap: float = 2.0) -> T:
+    """Run `call`, retrying a transaction cancelled for throttling or a conflict, with full-jitter
+    exponential backoff. Every other error (a throttled single call included: botocore has retried
+    it already) is raised at once."""
     for attempt in range(attempts):
         try:
             return call()
-        except Exception as exc:  # noqa: BLE001 - re-raised unless it is a throttle
-            if not is_throttle(exc) or attempt == attempts - 1:
+        except Exception as exc:  # noqa: BLE001 - re-raised unless the transaction may be retried
+            if not is_retryable_cancellation(exc) or attempt == attempts - 1:
                 raise
             time.sleep(random.uniform(0, min(cap, base * 2 ** attempt)))
     raise AssertionError("unreachable")
-
-
-def all_models() -> list[type[BaseModel]]:
-    from chalicelib.store import broadcasts, connections, counters, directory, idempotency, inbox
-
-    return [inbox.InboxItem, counters.Counter, directory.DirectoryItem, broadcasts.BroadcastItem,
-            idempotency.IdempotencyRecord, connections.ConnectionItem]
-
-
-def describe_model(model: type[BaseModel]) -> dict[str, Any]:
-    """The table definition (keys, indexes, stream, TTL) a model declares: the one source
-    the local bootstrap and the CDK stack both build from."""
-    schema = model._get_schema()
-    ttl = next((name for name, attr in model.get_attributes().items()
-                if type(attr).__name__ == "TTLAttribute"), None)
-    return {
-        "kind": model.Meta.table_kind,
-        "key_schema": schema["key_schema"],
-        "attribute_definitions": schema["attribute_definitions"],
-        "global_secondary_indexes": schema["global_secondary_indexes"],
-        "local_secondary_indexes": schema["local_secondary_indexes"],
-        "stream_view_type": getattr(model.Meta, "stream_view_type", None),
-        "ttl_attribute": ttl,
-    }

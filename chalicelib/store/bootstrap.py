@@ -7,7 +7,7 @@ import boto3
 from botocore.config import Config
 
 from chalicelib.settings import get_settings
-from chalicelib.store.base import all_models, describe_model
+from chalicelib.store.tables import all_models, describe_model
 
 
 def _hash_first(key_schema: list[dict]) -> list[dict]:

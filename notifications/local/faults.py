@@ -38,7 +38,7 @@ import random
 import threading
 from typing import Any, Callable
 
-from botocore.exceptions import ClientError
+from pynamodb.exceptions import CancellationReason, TransactWriteError, VerboseClientError
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,17 @@ _state: dict[str, Any] = {}
 
 class InjectedFault(RuntimeError):
     """A failure the fault injector raised on purpose."""
+
+
+def throttled_transaction(actions: int) -> TransactWriteError:
+    """What DynamoDB answers a throttled TransactWriteItems with, once botocore is done: a
+    cancellation whose reasons say ThrottlingError (botocore never retries a cancellation;
+    `store.base.with_backoff` does)."""
+    reasons = [CancellationReason(code="ThrottlingError", message="injected throttle")] + [
+        CancellationReason(code="None")] * (actions - 1)
+    cause = VerboseClientError({"Error": {"Code": "TransactionCanceledException", "Message": "injected throttle"}},
+                               "TransactWriteItems", {}, cancellation_reasons=reasons)
+    return TransactWriteError("Failed to write transaction items", cause=cause)
 
 
 def _count(name: str) -> None:
@@ -108,8 +119,7 @@ def _patch_commit() -> None:
             return original(items)  # API requests are not the subject: only the fan-out is disturbed
         _count("commits")
         if _roll("throttle"):
-            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException",
-                                         "Message": "injected throttle"}}, "TransactWriteItems")
+            raise throttled_transaction(len(items) * 2)
         if _roll("fail_before"):
             raise InjectedFault("injected: died before the commit")
         original(items)

@@ -103,7 +103,7 @@ def start_poller(on_failure=None):
     """The broadcasts stream -> the coordinator (what the `fanout` function's mapping does)."""
     from notifications.local.poller import StreamPoller
     from chalicelib.settings import get_settings
-    from chalicelib.store.base import describe_model
+    from chalicelib.store.tables import describe_model
     from chalicelib.store.broadcasts import BroadcastItem
     from chalicelib.streams import handle_broadcast_stream
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.store.base import all_models, describe_model
+from chalicelib.store.tables import all_models, describe_model
 
 
 def _resources(template, rtype: str) -> dict:

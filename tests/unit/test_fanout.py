@@ -4,7 +4,6 @@ from __future__ import annotations
 import random
 
 import pytest
-from botocore.exceptions import ClientError
 
 from chalicelib.domain import delivery
 from chalicelib.store.counters import Counter
@@ -157,8 +156,11 @@ def test_members_removed_or_banned_before_their_chunk_do_not_receive(server, mon
     assert set(items) == set(users) - {"r7", "r8"}
 
 
-def throttled(code: str = "ProvisionedThroughputExceededException"):
-    return ClientError({"Error": {"Code": code, "Message": "slow down"}}, "TransactWriteItems")
+def throttled():
+    """A transaction cancelled for throttling: what botocore leaves to `with_backoff`."""
+    from notifications.local.faults import throttled_transaction
+
+    return throttled_transaction(2)
 
 
 def test_fault_injection_exceptions_duplicates_and_throttles(server, monkeypatch):
@@ -172,12 +174,12 @@ def test_fault_injection_exceptions_duplicates_and_throttles(server, monkeypatch
     rng = random.Random(7)
     users = [f"f{i:05d}" for i in range(600)]
     from chalicelib.domain import chunks
-    from chalicelib.store.directory import DirectoryItem
+    from chalicelib.store.directory import MemberItem
 
-    with DirectoryItem.batch_write() as batch:
+    with MemberItem.batch_write() as batch:
         for user in users:
-            batch.save(DirectoryItem("dev#org#big", f"m#{user}", mkey=f"dev#{user}", role="Standard User",
-                                     banned=False, is_api=False, joined=0))
+            batch.save(MemberItem("dev#org#big", f"m#{user}", member_key=f"dev#{user}", role="Standard User",
+                                  banned=False, is_api_user=False, joined_at=0))
     faults = {"throttle": 0, "die_before": 0, "die_after": 0, "die_before_marker": 0}
     commit, record_chunk = delivery._commit, chunks.store.record_chunk
 
@@ -219,7 +221,7 @@ def test_fault_injection_exceptions_duplicates_and_throttles(server, monkeypatch
 
 def test_broadcast_job_stays_small_whatever_the_message(server, as_user):
     """The body is stored once apart from the job item, which every fan-out step rewrites."""
-    from chalicelib.store.broadcasts import KIND_BROADCAST, BroadcastItem
+    from chalicelib.store.broadcasts import BroadcastItem, BroadcastJob
     from chalicelib.store.attributes import stored_size
 
     add_members(server, "org", "big-msg", [f"m{i}" for i in range(7)], "Standard User")
@@ -227,7 +229,7 @@ def test_broadcast_job_stays_small_whatever_the_message(server, as_user):
     r = server.post("/v1/notifications", {"organization": "big-msg", "type": "T", "message": message})
     assert r.status_code == 202, r.data
     StreamDriver().drain()
-    [job] = [b for b in BroadcastItem.scan() if b.kind == KIND_BROADCAST]
+    [job] = [b for b in BroadcastItem.scan() if isinstance(b, BroadcastJob)]
     assert job.status == "complete"
     assert stored_size(job.spec) < 1024 and "content" not in job.spec
     for i in range(7):

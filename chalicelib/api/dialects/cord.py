@@ -25,7 +25,7 @@ from chalicelib.api.dialects._common import known_users
 from chalicelib.auth.tokens import MISSING
 from chalicelib.api.http import Call, Link, Param, Route, Surface, iso, json_response, parse
 from chalicelib.api.native import parse_filter
-from chalicelib.domain import directory, inbox, sending
+from chalicelib.domain import directory, inbox, read_state, sending
 from chalicelib.domain.errors import DomainError, InvalidInput, Unauthorized
 from chalicelib.domain.model import Audience, Content, Notification, Profile
 from chalicelib.domain.principal import Caller
@@ -265,7 +265,7 @@ def put_user(call: Call) -> Response:
 
 def delete_notification(call: Call) -> Response:
     caller = _server(call)
-    inbox.delete(caller, call.params["notificationID"])
+    read_state.delete(caller, call.params["notificationID"])
     return json_response({"success": True,
                           "message": f"💀 You successfully deleted notification {call.params['notificationID']}"})
 

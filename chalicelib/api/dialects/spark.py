@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, Valida
 
 from chalicelib.api.dialects._plain import summary_text
 from chalicelib.api.http import Call, Link, Param, Reply, Route, Surface, json_response
-from chalicelib.domain import inbox, numbered, sending
+from chalicelib.domain import inbox, numbered_pages, read_state, sending
 from chalicelib.auth.tokens import EXPIRED
 from chalicelib.domain.errors import DomainError, Forbidden, InvalidInput, MethodNotAllowed, NotFound, Unauthorized
 from chalicelib.domain.model import Audience, Content, Notification
@@ -260,9 +260,9 @@ def list_notifications(call: Call) -> Response:
     limit = _int(call, "_limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     page = _int(call, "_page", 1, 1, MAX_PAGE)
     if mode == "count":
-        _, total = numbered.inbox_counts(caller, "me")
+        total = inbox.inbox_counters(caller, "me").total
         return success([], Pagination=pagination(total, limit, page))
-    result = numbered.inbox_page(caller, "me", page, limit)
+    result = numbered_pages.inbox_page(caller, "me", page, limit)
     results = [notification_view(n) for n in result.items]
     if mode == "1":
         return success(results, Pagination=pagination(result.total, limit, page))
@@ -288,7 +288,7 @@ def create_notification(call: Call) -> Response:
         # The recipient muted this type or priority: nothing was stored.
         return success([], status=200)
     if req.Read:
-        inbox.set_read(caller, nid, True)
+        read_state.set_read(caller, nid, True)
     return success([{"Id": nid, "ResourceUri": f"/v1/notifications/{nid}"}], status=201)
 
 
@@ -308,16 +308,16 @@ def mark_read(call: Call) -> Response:
         except NotFound:
             raise SparkError(404, f"Notification {nid[:64]!r} was not found", kind="not_found", field="Id") from None
     if req.Read:
-        inbox.mark_ids_read(caller, "me", wanted)
+        read_state.mark_ids_read(caller, "me", wanted)
     else:
         for nid in wanted:
-            inbox.set_read(caller, nid, False)
+            read_state.set_read(caller, nid, False)
     return success()
 
 
 def unread(call: Call) -> Response:
     caller = current_user(call)
-    unread_count, _ = numbered.inbox_counts(caller, "me")
+    unread_count = inbox.inbox_counters(caller, "me").unread
     return success([], Pagination=pagination(unread_count, DEFAULT_LIMIT, 1))
 
 
