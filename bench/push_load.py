@@ -50,17 +50,18 @@ def percentile(values: list[float], p: float) -> float | None:
 
 
 def seed_members(endpoint: str | None, prefix: str, org: str, users: list[str], threads: int = 4) -> float:
-    """Members of `org`, written as the directory store writes them, with BatchWriteItem. Seconds."""
+    """Members of `org`, written as the directory store writes them (as bench/harness/engine_worker.py's
+    seed_members does), with BatchWriteItem. Seconds."""
     import boto3
 
     saved = dict(os.environ)
     os.environ["TABLE_PREFIX"] = prefix
     try:
-        from chalicelib.store.directory import DirectoryItem, member_key, owner_pk
+        from chalicelib.store.directory import MemberItem, member_key, owner_pk
 
         pk = owner_pk(TENANT, "org", org)
-        items = [DirectoryItem(pk, f"m#{u}", mkey=member_key(TENANT, u), role="Standard User", banned=False,
-                               is_api=False, joined=0).serialize() for u in users]
+        items = [MemberItem(pk, f"m#{u}", member_key=member_key(TENANT, u), role="Standard User", banned=False,
+                            is_api_user=False, joined_at=0).serialize() for u in users]
         table = f"{prefix}-directory"
     finally:
         os.environ.clear()
