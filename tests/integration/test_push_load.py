@@ -4,19 +4,18 @@
 no socket hears another user's notification, and the figures are printed."""
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from bench.push_load import measure, report
 from tests.integration.conftest import needs_local_process
+from tests.integration.test_realtime import run
 
 SOCKETS, MEMBERS = 100, 1000
 
 
 def test_100_sockets_and_a_1000_member_broadcast(service):
     needs_local_process()
-    figures = asyncio.run(measure(service.base, service.engine.endpoint, service.prefix, sockets=SOCKETS,
+    figures = run(measure(service.base, service.engine.endpoint, service.prefix, sockets=SOCKETS,
                                   members=MEMBERS, sends=20, timeout=60, token=lambda user=None: service.token(user=user)))
     print("\n" + report(figures))
     assert figures["sockets"] == SOCKETS

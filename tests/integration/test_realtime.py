@@ -43,7 +43,12 @@ async def silent(ws, seconds: float) -> bool:
 
 
 def run(coro):
-    return asyncio.run(coro)
+    """asyncio.run in a thread of its own: the browser tier's Playwright (sync API) keeps an event loop
+    running in the main thread for the rest of the session."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def test_ticket_needs_a_token(svc):

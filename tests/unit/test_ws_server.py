@@ -16,6 +16,15 @@ from notifications.local.ws_server import RealtimeServer
 from tests.conftest import Api, auth
 
 
+def run(coro):
+    """asyncio.run in a thread of its own: the browser tier's Playwright (sync API) keeps an event loop
+    running in the main thread for the rest of the session."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 @pytest.fixture
 def ws_server(aws, monkeypatch):
     monkeypatch.setenv("REALTIME_IDLE_SECONDS", "2")
@@ -53,7 +62,7 @@ def test_handshake_ping_posts_and_gone(client, ws_server):
                 pass
         assert refused.value.response.status_code == 401
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_idle_sockets_are_closed(client, ws_server):
@@ -65,4 +74,4 @@ def test_idle_sockets_are_closed(client, ws_server):
                 await asyncio.wait_for(ws.recv(), 10)
             assert closed.value.rcvd.code == 1001
 
-    asyncio.run(scenario())
+    run(scenario())
