@@ -8,7 +8,7 @@ from chalice import Chalice, WebsocketDisconnectedError
 
 from chalicelib.api import realtime
 from chalicelib.api.http import ANY_CONTENT_TYPE, make_view
-from chalicelib.api.routes import all_routes
+from chalicelib.api.surfaces import all_routes
 from chalicelib.logs import configure_logging
 from chalicelib.queues import handle_work_queue
 from chalicelib.streams import handle_broadcast_stream, handle_inbox_stream

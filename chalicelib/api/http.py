@@ -1,12 +1,12 @@
-"""Request plumbing shared by every surface: the route table, parsing, responses, errors."""
+"""Request plumbing shared by every surface: the Call a handler gets, body parsing, responses, the Chalice view
+(token, errors, CORS) and the 405 and unknown-path fallbacks. The route table's types are in kit/routing.py."""
 from __future__ import annotations
 
 import json
 import logging
 import re
 from contextvars import ContextVar
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping, TypeVar
 from urllib.parse import unquote
 
@@ -14,6 +14,7 @@ from chalice import Response
 from pydantic import BaseModel, ValidationError
 
 from chalicelib.api import cors
+from chalicelib.api.kit.routing import Route, Surface
 from chalicelib.auth.tokens import verify
 from chalicelib.domain.errors import DomainError, InvalidInput, MethodNotAllowed, NotFound, UnsupportedMediaType
 from chalicelib.domain.principal import Caller
@@ -140,99 +141,6 @@ def dumps(body: Any) -> str:
     return text
 
 
-ErrorShaper = Callable[[DomainError, int], Response]
-
-STRING: Mapping[str, Any] = {"type": "string"}
-
-
-def any_case(*words: str) -> str:
-    """A JSON Schema pattern matching any of `words` in any letter case, with surrounding spaces (what a
-    handler that strips and case-folds accepts): `any_case("low")` matches " LoW"."""
-    def letters(word: str) -> str:
-        return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in word)
-
-    return r"^\s*(?:" + "|".join(letters(w) for w in words) + r")\s*$"
-
-
-@dataclass(frozen=True)
-class Param:
-    """A documented query parameter, path parameter or request header: its JSON Schema and examples.
-    Documentation only: handlers read the raw strings and validate them themselves."""
-
-    name: str
-    description: str = ""
-    schema: Mapping[str, Any] = field(default_factory=lambda: dict(STRING))
-    examples: tuple[Any, ...] = ()
-    empty_is_absent: bool = True  # a query parameter given empty (`?limit=`) means its default
-
-
-@dataclass(frozen=True)
-class Reply:
-    """A documented response other than the route's `success_status` and its errors (a 202 for work
-    that continues later, a 304, a 201 for a created resource): `model` None means no body."""
-
-    status: int
-    description: str
-    model: type[BaseModel] | None = None
-    headers: tuple[str, ...] = ()  # names from openapi.RESPONSE_HEADERS
-
-
-@dataclass(frozen=True)
-class Link:
-    """An OpenAPI link from a response of this route to another operation: `parameters` maps the
-    target's parameter names to runtime expressions such as `$response.body#/notifications/0/id`."""
-
-    name: str
-    operation_id: str
-    parameters: Mapping[str, str]
-    status: int | None = None  # None: the route's success_status
-    description: str = ""
-    request_body: Any = None
-
-
-@dataclass
-class Route:
-    path: str
-    method: str
-    handler: Callable[[Call], Response]
-    name: str
-    summary: str
-    tag: str
-    errors: ErrorShaper
-    auth: bool = True
-    request_model: type[BaseModel] | None = None
-    response_model: type[BaseModel] | None = None
-    success_status: int = 200
-    # Documented query parameters: Param, or (name, description) for a free-form string.
-    query_params: list[Param | tuple[str, str]] = field(default_factory=list)
-    documented: bool = True  # False: a fallback (405, unknown path) that the OpenAPI document leaves out
-    # ---- OpenAPI only (the handler never reads these) ----
-    path_params: list[Param] = field(default_factory=list)  # overrides openapi.PATH_PARAMS by name
-    headers: list[Param] = field(default_factory=list)  # request headers the route reads
-    success_headers: tuple[str, ...] = ()  # response headers of the success status
-    replies: list[Reply] = field(default_factory=list)
-    # Error statuses the route can answer; None: derived from what it takes (see openapi.error_statuses).
-    error_statuses: tuple[int, ...] | None = None
-    request_examples: Mapping[str, Any] = field(default_factory=dict)  # name -> a request body
-    links: list[Link] = field(default_factory=list)
-    xml: bool = False  # also answers application/xml (api3's format=xml)
-    media_type: str | None = None  # a success body that is not JSON (a string of this type), e.g. a script
-
-
-@dataclass(frozen=True)
-class Surface:
-    """One API surface (the native API or a dialect): where its paths start, how its operations are
-    tagged in the OpenAPI document, and how it shapes every error, 401, 404 and 405 included."""
-
-    name: str
-    prefix: str  # the first path segment, e.g. "/spark"
-    tag: str
-    errors: ErrorShaper
-    routes: Callable[[], list[Route]]
-    error_model: type[BaseModel] | None = None  # the body of every error it answers (OpenAPI)
-    error_xml: bool = False  # errors also come as application/xml (api3's format=xml)
-
-
 STATUS_BY_KIND = {"invalid": 400, "unauthorized": 401, "forbidden": 403, "not_found": 404,
                   "method_not_allowed": 405, "conflict": 409, "too_large": 413, "unsupported_media_type": 415}
 
@@ -298,6 +206,15 @@ def _field_path(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     return out
 
 
+class InvalidField(InvalidInput):
+    """A body field that fails its model: `rule` is pydantic's error type (missing, extra_forbidden,
+    string_too_long...), for a dialect that words each rule its own way (Spark)."""
+
+    def __init__(self, message: str, field: str, rule: str) -> None:
+        super().__init__("invalid_field", message, field)
+        self.rule = rule
+
+
 def parse(model: type[M], data: Any, field_names: Mapping[str, str] | None = None) -> M:
     """Validate with pydantic; the first error becomes a 400 naming the field and the rule."""
     if not isinstance(data, dict):
@@ -313,37 +230,7 @@ def parse(model: type[M], data: Any, field_names: Mapping[str, str] | None = Non
         message = first["msg"]
         if first["type"] == "extra_forbidden":
             message = "unknown field"
-        raise InvalidInput("invalid_field", f"{shown}: {message}", shown) from None
-
-
-def iso(ms: int | None) -> str | None:
-    if ms is None:
-        return None
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_time(value: str | None, field_name: str) -> int | None:
-    """ISO 8601 or epoch seconds/milliseconds → epoch ms."""
-    if value is None or value == "":
-        return None
-    text = value.strip()
-    try:
-        number = float(text)
-    except ValueError:
-        pass
-    else:
-        if number != number or number in (float("inf"), float("-inf")):  # nan, inf, 1e400
-            raise InvalidInput("invalid_time", f"{field_name} must be an ISO 8601 time or epoch seconds",
-                               field_name)
-        return int(number * 1000) if number < 1e11 else int(number)
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidInput("invalid_time", f"{field_name} must be an ISO 8601 time or epoch seconds",
-                           field_name) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return int(parsed.timestamp() * 1000)
+        raise InvalidField(f"{shown}: {message}", shown, first["type"]) from None
 
 
 def decode_path_params(params: Mapping[str, str]) -> dict[str, str]:

@@ -7,18 +7,18 @@ and its errors in its surface's own error body, api3's also as XML), links from 
 operations that take its ids, and the seeds' request examples. Methods a path does not serve (405) and
 unknown paths (404) are answered in the same error bodies; they are no operations, so the document
 lists those bodies once per surface under `components.responses`.
+
+It is built from the surfaces it is handed (chalicelib.api.surfaces lists them): it imports none.
 """
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from typing import Any, Iterable
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from chalicelib.api.http import Param, Route, Surface
-from chalicelib.api.schemas import ErrorBody
+from chalicelib.api.kit.routing import Param, Route, Surface
 
 OWNER_ID_PATTERN = r"^[A-Za-z0-9_.:@+\-]{1,128}$"
 USER_ID = {"type": "string", "minLength": 1, "maxLength": 256}
@@ -150,7 +150,8 @@ def operation(surface: Surface, route: Route) -> dict[str, Any]:
     responses: dict[str, Any] = {str(route.success_status): _response(
         STATUS_TEXT.get(route.success_status, "Success"), route.response_model, route.xml, route.success_headers)}
     if route.media_type:
-        responses[str(route.success_status)]["content"] = {route.media_type: {"schema": {"type": "string"}}}
+        types = (route.media_type,) if isinstance(route.media_type, str) else route.media_type
+        responses[str(route.success_status)]["content"] = {t: {"schema": {"type": "string"}} for t in types}
     for reply in route.replies:
         responses[str(reply.status)] = _response(reply.description, reply.model, route.xml, reply.headers)
     for status in error_statuses(route):
@@ -176,7 +177,7 @@ def operation(surface: Surface, route: Route) -> dict[str, Any]:
 
 
 def _models(surfaces: list[Surface], routes: list[tuple[Surface, Route]]) -> list[type[BaseModel]]:
-    models: set[type[BaseModel]] = {ErrorBody}
+    models: set[type[BaseModel]] = set()
     models.update(s.error_model for s in surfaces if s.error_model is not None)
     for _, r in routes:
         models.update(m for m in (r.request_model, r.response_model) if m is not None)
@@ -197,6 +198,55 @@ def _fallback_responses(surfaces: list[Surface]) -> dict[str, Any]:
     return out
 
 
+DESCRIPTION = """\
+The native `/v1` API, and drop-in dialects of the ThreatConnect v2, Cord v1, api3 and Spark notification APIs
+(a client written for one of those works by changing only its base URL).
+
+**Authorization.** Every operation with a lock needs `Authorization: Bearer <JWT>`: a token signed with the
+tenant's key (HS256, with `exp`, `iss`, `aud` and a `tid` tenant claim; `sub` for a user token, none for the
+tenant's server token) or a token of the tenant's identity provider (RS256/ES256). A missing, malformed or
+expired token is a 401 with `WWW-Authenticate: Bearer`, in the error body of the surface asked.
+
+**Errors.** Each surface answers every error in its own body: the native `ErrorBody`, ThreatConnect's
+`TcFailure`, Cord's `CordError`, api3's `Api3Error` (XML too with `format=xml`) and Spark's `SparkFailure`. A
+method a path does not serve is a 405 with `Allow`, an unknown path a 404, in the same bodies (see
+`components.responses`, `<surface>_method_not_allowed` and `<surface>_unknown_path`).
+
+**Polling.** The inbox listing and unread count send an `ETag` and `X-Poll-Interval`; `If-None-Match` with that
+ETag answers 304 while the inbox is unchanged.
+
+**Realtime.** `POST /v1/realtime/tickets` trades the token for a single-use ticket (at most 60 s) to a WebSocket
+on which every change of the inbox is pushed (`notification.created` with the native view, `.updated`,
+`.deleted`, `inbox.reset`, each with the unread count); the protocol is the `TicketView` schema's description.
+"""
+
+SECURITY_SCHEMES = {"bearer": {
+    "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+    "description": "The `Authorization: Bearer <JWT>` header: a user token (`sub`) or the tenant's server token "
+                   "(no `sub`), signed with the tenant's key, or an identity provider's token (TENANT_JWKS)"}}
+
+# Relative to the origin the document is served from; behind API Gateway's own URL, the stage's path.
+SERVERS = [{"url": "{basePath}", "description": "This service, where this document is served",
+            "variables": {"basePath": {"default": "/", "description": "`/` locally (`make dev`) and on a custom "
+                                                                      "domain; `/api` on API Gateway's own URL"}}},
+           {"url": "http://127.0.0.1:8000", "description": "`make dev` on this machine"}]
+
+
+def _tags(surfaces: list[Surface], routes: list[tuple[Surface, Route]]) -> list[dict[str, Any]]:
+    """Every operation tag, in the order of the surfaces: a group's own tag with its description, and the tags
+    its routes narrow it to (the native API's Notifications, Inbox...)."""
+    out: dict[str, dict[str, Any]] = {}
+    for surface in surfaces:
+        for s, route in routes:
+            if s is surface and route.tag not in out:
+                out[route.tag] = {"name": route.tag}
+                if route.tag == surface.tag and surface.group.description:
+                    out[route.tag]["description"] = surface.group.description
+                elif route.tag != surface.tag:
+                    out[route.tag]["description"] = f"{surface.tag}: {route.tag.lower()}"
+    return list(out.values())
+
+
 def build(surfaces: list[Surface]) -> dict[str, Any]:
     routes = [(s, r) for s in surfaces for r in s.routes() if r.documented]
     _, top = models_json_schema([(m, "validation") for m in _models(surfaces, routes)],
@@ -206,25 +256,13 @@ def build(surfaces: list[Surface]) -> dict[str, Any]:
         paths.setdefault(route.path, {})[route.method.lower()] = operation(surface, route)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Inbox notifications API", "version": "1.0.0",
-                 "description": "Native /v1 API plus drop-in dialects of ThreatConnect v2, Cord v1, api3 and "
-                                "Spark notifications. Every route except /health and /openapi.json needs "
-                                "`Authorization: Bearer <JWT>`. Each surface answers every error, 401, 404 "
-                                "(unknown paths) and 405 (with `Allow`) included, in its own error body "
-                                "(see `components.responses`). Realtime: `POST /v1/realtime/tickets` opens a WebSocket on "
-                                "which every change of the inbox is pushed; the protocol is the `TicketView` "
-                                "schema's description."},
+        "info": {"title": "Inbox notifications API", "version": "1.0.0", "description": DESCRIPTION},
+        "servers": SERVERS,
+        "tags": _tags(surfaces, routes),
         "paths": paths,
         "components": {"schemas": top.get("$defs", {}), "responses": _fallback_responses(surfaces),
-                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
+                       "securitySchemes": SECURITY_SCHEMES},
     }
-
-
-@lru_cache(maxsize=1)
-def document() -> dict[str, Any]:
-    from chalicelib.api.routes import SURFACES
-
-    return build(SURFACES)
 
 
 def _response(description: str, model: Any, xml: bool, headers: Any) -> dict[str, Any]:

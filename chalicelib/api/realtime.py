@@ -12,8 +12,11 @@ from typing import Any
 from chalice import Response
 from pydantic import BaseModel, Field
 
-from chalicelib.api import native
-from chalicelib.api.http import Call, Param, Reply, Route, dumps, iso, json_response
+from chalicelib.api.http import Call, dumps, json_response
+from chalicelib.api.kit.routing import Param, Reply, Route
+from chalicelib.api.kit.times import iso
+from chalicelib.api.native.errors import GROUP, error_response
+from chalicelib.api.native.views import notification_view
 from chalicelib.api.schemas import ErrorBody
 from chalicelib.domain import realtime, tickets
 from chalicelib.domain.errors import Unauthorized
@@ -59,18 +62,18 @@ def create_ticket(call: Call) -> Response:
     try:
         ticket = tickets.issue_ticket(caller, call.q("userId") or "me")
     except tickets.RealtimeUnavailable as exc:
-        return native.error_response(exc, 503)
+        return error_response(exc, 503)
     return json_response({"url": ticket.url, "expiresAt": iso(ticket.expires_at * 1000)}, 201,
                          headers={"Cache-Control": "no-store"})
 
 
 def routes() -> list[Route]:
-    """Registered beside the native routes (chalicelib/api/routes.py)."""
-    return [Route("/v1/realtime/tickets", "POST", create_ticket, "create_realtime_ticket",
-                  "A single-use ticket for the realtime WebSocket (see the TicketView schema for the protocol)",
-                  "Realtime", native.error_response, response_model=TicketView, success_status=201,
-                  query_params=[USER_PARAM], error_statuses=(400, 401, 403, 404),
-                  replies=[Reply(503, "No push channel is configured here: poll instead", ErrorBody)])]
+    """The native surface's realtime route (listed in chalicelib/api/native/routes.py)."""
+    return [GROUP.route("/v1/realtime/tickets", "POST", create_ticket, "create_realtime_ticket",
+                        "A single-use ticket for the realtime WebSocket (see the TicketView schema for the protocol)",
+                        tag="Realtime", response_model=TicketView, success_status=201,
+                        query_params=[USER_PARAM], error_statuses=(400, 401, 403, 404),
+                        replies=[Reply(503, "No push channel is configured here: poll instead", ErrorBody)])]
 
 
 # ---- the WebSocket handlers (app.py: $connect, $disconnect, $default; the local server) --------------
@@ -112,5 +115,5 @@ def encode(message_: dict[str, Any]) -> bytes:
 
 def handle_push_stream(event: dict[str, Any]) -> dict[str, Any]:
     """The `push` function: inbox stream records (NEW_AND_OLD_IMAGES) → the users' sockets."""
-    return realtime.timed_push(event.get("Records", []), native.notification_view, encode)
+    return realtime.timed_push(event.get("Records", []), notification_view, encode)
 

@@ -1,28 +1,13 @@
-"""Native API request/response models: they validate requests and generate the OpenAPI document."""
+"""Native API request/response models: they validate requests and generate the OpenAPI document (the models
+the dialects share with it are in chalicelib.api.kit.models)."""
 from __future__ import annotations
 
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
-from chalicelib.api.http import any_case
-
-Scalar = Union[StrictStr, int, float, StrictBool]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class UrlAttachment(Strict):
-    type: Literal["url"]
-    url: StrictStr
-
-
-class MessageAttachment(Strict):
-    model_config = ConfigDict(extra="forbid")
-    type: Literal["message"]
-    message: dict[str, Any]
+from chalicelib.api.kit.models import HeaderNode, MessageAttachment, Scalar, Strict, UrlAttachment
+from chalicelib.api.kit.parsers import PRIORITY_PATTERN
 
 
 class SendRequest(Strict):
@@ -34,7 +19,7 @@ class SendRequest(Strict):
     community: StrictStr | None = Field(None, description="Every member neither banned nor an API user")
     type: StrictStr = Field(..., max_length=50, description='Registered on first use; "System" is reserved')
     priority: StrictStr = Field("medium", description="low | medium | high (case-insensitive)",
-                                json_schema_extra={"pattern": any_case("low", "medium", "high")})
+                                json_schema_extra={"pattern": PRIORITY_PATTERN})
     message: StrictStr | None = Field(None, description="Markdown, at most 64 KB")
     template: StrictStr | None = Field(None, description="Header with {{actor}} / {{recipient}}")
     actor: StrictStr | None = None
@@ -61,21 +46,6 @@ class SendResponse(BaseModel):
     skipped: list[dict[str, str]] = []
     broadcastId: str | None = None
     status: str | None = None
-
-
-class HeaderUser(BaseModel):
-    id: str
-    name: str | None
-    shortName: str | None
-    profilePictureURL: str | None
-    metadata: dict[str, Any]
-
-
-class HeaderNode(BaseModel):
-    type: Literal["text", "user"]
-    text: str | None = None
-    bold: bool | None = None
-    user: HeaderUser | None = None
 
 
 class NotificationView(BaseModel):
@@ -152,7 +122,7 @@ class UserView(BaseModel):
 class SettingsBody(Strict):
     mutedTypes: list[StrictStr] = Field(default_factory=list, max_length=200)
     minPriority: StrictStr = Field("low", description="low | medium | high (case-insensitive)",
-                                   json_schema_extra={"pattern": any_case("low", "medium", "high")})
+                                   json_schema_extra={"pattern": PRIORITY_PATTERN})
 
 
 class SettingsView(BaseModel):

@@ -17,7 +17,7 @@ from xml.etree import ElementTree as ET
 import schemathesis
 from pydantic import BaseModel, ValidationError
 
-from chalicelib.api.routes import SURFACES
+from chalicelib.api.surfaces import SURFACES
 
 
 def surface_for(path: str):
@@ -111,7 +111,7 @@ def error_body(path: str, status: int, content_type: str | None, content: bytes)
             root = ET.fromstring(content)
         except ET.ParseError as exc:
             return f"not XML: {exc}"
-        from chalicelib.api.openapi import document
+        from chalicelib.api.surfaces import document
 
         doc = document()
         data = from_xml(root, doc["components"]["schemas"][model.__name__], doc)

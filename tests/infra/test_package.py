@@ -22,5 +22,6 @@ def test_the_deployed_code_has_no_dev_tooling(synthesized):
         names = archive.namelist()
         assert "chalicelib/api/__init__.py" in names and "chalicelib/static/notification-bell.js" in names
         assert "pynamodb/__init__.py" in names  # requirements.txt's packages are in it
+        assert "openapi_ui_bundles/swagger_ui/vendor/swagger-ui-bundle.js" in names  # the /docs page's assets
         leaked = sorted({prefix for name in names for prefix in DEV_ONLY if name.startswith(prefix)})
         assert not leaked, leaked

@@ -5,7 +5,7 @@ of the victim's (tenant `dev`, user alice); "named user" routes are those whose 
 (`/v1/users/alice/...`, `/v1/.../members/alice`). The other tenant's tokens carry the same user
 id (alice) and, for the user, every role (admin, Private).
 
-| caller | service (`/health`, `/openapi.json`, `/static/notification-bell.js`) | native `/v1` | ThreatConnect v2 (`ownerId` of a community) | Cord v1 | api3 | Spark |
+| caller | service (`/health`, `/openapi.json`, `/docs`, `/docs/{asset}`, `/static/notification-bell.js`) | native `/v1` | ThreatConnect v2 (`ownerId` of a community) | Cord v1 | api3 | Spark |
 | --- | --- | --- | --- | --- | --- | --- |
 | no token | 200 | 401 `unauthorized` | 401 | 401 `missing_authorization_header` | 401 | 401, Code 1000 |
 | malformed; expired; wrong signature; `alg: none`; signed RS256; HMAC with the tenant key under an RS256 header; no `aud`; no `exp`; the tenant's identity provider's token signed by an unpublished key, for another audience, expired, or HS256 with the tenant key under the provider's issuer | 200 | 401 `unauthorized` | 401 | 401 `invalid_access_token` | 401 | 401, Code 1000 (expired: 1020) |
@@ -482,6 +482,8 @@ SPECS: dict[tuple[str, str], Spec] = {
     ("GET", "/health"): _public(lambda w, who, e: Req("GET", "/health")),
     ("GET", "/openapi.json"): _public(lambda w, who, e: Req("GET", "/openapi.json")),
     ("GET", "/static/notification-bell.js"): _public(lambda w, who, e: Req("GET", "/static/notification-bell.js")),
+    ("GET", "/docs"): _public(lambda w, who, e: Req("GET", "/docs")),
+    ("GET", "/docs/{asset}"): _public(lambda w, who, e: Req("GET", "/docs/docs.js")),
 
     # -- native --
     ("POST", "/v1/notifications"): Spec(
@@ -645,7 +647,7 @@ def _error_shape(surface: str, status: int, body: Any, defect: str | None, exp: 
 def _success_shape(surface: str, status: int, body: Any) -> None:
     if status == 204:
         assert body is None
-    elif surface == "service" and body is None:  # the bell's script: not JSON
+    elif surface == "service" and body is None:  # the bell's script, the /docs page and its assets: not JSON
         pass
     elif surface == "threatconnect":
         assert body == {"status": "Success"}, body
@@ -710,7 +712,7 @@ def identity(spec: Spec, caller: str) -> Who:
 # ---- the matrix --------------------------------------------------------------------------------------
 
 def _route_keys() -> list[tuple[str, str]]:
-    from chalicelib.api.routes import service_routes
+    from chalicelib.api.surfaces import service_routes
 
     return [(r.method, r.path) for r in service_routes()]
 

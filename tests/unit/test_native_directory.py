@@ -148,7 +148,7 @@ def test_membership_listing_bad_params(server, q, field):
 
 def test_openapi_lists_every_route(client):
     from app import app
-    from chalicelib.api.routes import all_routes
+    from chalicelib.api.surfaces import all_routes
 
     doc = Api(client, {}).get("/openapi.json")
     assert doc.status_code == 200

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.api.openapi import document
+from chalicelib.api.surfaces import document
 
 DOC = document()
 PATHS = DOC["paths"]
@@ -128,3 +128,25 @@ def test_links_follow_ids():
             for response in op["responses"].values():
                 for link in response.get("links", {}).values():
                     assert link["operationId"] in ids
+
+
+def test_servers_tags_and_the_authorization_header():
+    # A relative server: the document's own origin (with API Gateway's stage as a variable).
+    server = DOC["servers"][0]
+    assert server["url"] == "{basePath}" and server["variables"]["basePath"]["default"] == "/"
+    tags = {t["name"]: t.get("description", "") for t in DOC["tags"]}
+    for tag in ("Service", "Notifications", "Inbox", "ThreatConnect v2", "Cord v1", "api3", "Spark"):
+        assert tags[tag], tag
+    used = {op["tags"][0] for ops in PATHS.values() for op in ops.values()}
+    assert used == set(tags)
+    assert "Authorization: Bearer" in DOC["components"]["securitySchemes"]["bearer"]["description"]
+    assert "Authorization: Bearer <JWT>" in DOC["info"]["description"]
+
+
+def test_every_query_parameter_says_what_it_takes():
+    for path, ops in PATHS.items():
+        for method, op in ops.items():
+            for p in op.get("parameters", []):
+                assert p.get("description") or p["in"] == "path", (path, method, p["name"])
+                schema = p["schema"]["anyOf"][0] if "anyOf" in p["schema"] else p["schema"]
+                assert schema.get("type") in ("string", "integer"), (path, method, p["name"])

@@ -19,14 +19,15 @@ from xml.etree import ElementTree as ET
 from chalice import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib.api.dialects._plain import summary_text
-from chalicelib.api.http import Call, Link, Param, Route, Surface, json_response, request_query
+from chalicelib.api.http import Call, json_response, request_query
+from chalicelib.api.kit.parsers import query_int
+from chalicelib.api.kit.routing import Link, Param, Route, RouteGroup, Surface
+from chalicelib.api.kit.text import summary_text
 from chalicelib.domain import admin_listing, directory, ownership
 from chalicelib.domain.admin_listing import AdminQuery
 from chalicelib.domain.errors import DomainError, Forbidden, InvalidInput, NotFound
 from chalicelib.domain.model import Notification, Profile
 
-TAG = "Dialects"  # the OpenAPI builder documents dialect errors without the native ErrorBody
 NO_ACCESS = "Invalid object ID or you don't have access to this object"
 INVALID_ID = "Invalid ID received"
 FORMATS = ("json", "xml")
@@ -34,6 +35,8 @@ WITH_VALUES = ("member", "member_count")
 STATUS_UNREAD = "notifcation-item-unread"  # sic: the platform's class name, spelled as documented
 STATUS_READ = "notifcation-item-read"
 XML_TYPE = "application/xml; charset=utf-8"
+PAGE_SIZE = (20, 1, 100)  # default, lowest, highest
+PAGE = (1, 1, 999_999_999)
 
 
 # ---- format and errors ------------------------------------------------------------------------
@@ -164,16 +167,6 @@ def _with(call: Call) -> str | None:
     return value
 
 
-def _int(call: Call, name: str, default: int) -> int:
-    raw = call.q(name)
-    if raw is None or raw.strip() == "":
-        return default
-    text = raw.strip()
-    if not re.fullmatch(r"[+-]?\d{1,9}", text):
-        raise InvalidInput(f"invalid_{name}", f"{name} must be a whole number", name)
-    return int(text)
-
-
 # ---- handlers ---------------------------------------------------------------------------------
 
 def list_notifications(call: Call) -> Response:
@@ -182,16 +175,14 @@ def list_notifications(call: Call) -> Response:
     if not admin_listing.is_admin(caller):
         raise Forbidden("no_access", NO_ACCESS)  # LIST names no object: 403, the documented text
     want = _with(call)
-    page_size = _int(call, "page_size", 20)
-    if not 1 <= page_size <= 100:
-        raise InvalidInput("invalid_page_size", "page_size must be between 1 and 100", "page_size")
+    page_size = query_int(call, "page_size", *PAGE_SIZE)
     started, completed = call.q("date_started"), call.q("date_completed")
     q = AdminQuery(
         notification_id=call.q("id") or None,
         started_day=admin_listing.day_start(started, "date_started") if started else None,
         completed_day=admin_listing.day_start(completed, "date_completed") if completed else None,
         campaign_id=call.q("campaign_id") or None, member_id=call.q("member_id") or None,
-        type=call.q("notification_type") or None, page=_int(call, "page", 1), page_size=page_size,
+        type=call.q("notification_type") or None, page=query_int(call, "page", *PAGE), page_size=page_size,
         order=admin_listing.parse_order(call.q("order")),
     )
     try:
@@ -289,34 +280,42 @@ LISTED = "$response.body#/notificationlist/0/id"
 
 
 def routes() -> list[Route]:
+    r = GROUP.route
     order = ("e.g. 'date_started ASC, notification_type DESC'; attributes: "
              + ", ".join([*admin_listing.ORDER_ATTRIBUTES, *admin_listing.CONSTANT_ORDER_ATTRIBUTES])
              + " (the last three are equal for every notification)")
     return [
-        Route("/api3/notification", "GET", list_notifications, "api3_list_notifications",
-              "api3 LIST notification (admin): every notification of the tenant, newest first", TAG, errors,
-              response_model=Api3List, xml=True,
-              query_params=[Param("id", "a notification id"),
-                            Param("date_started", "MM/DD/YYYY: that day (UTC)", DAY),
-                            Param("date_completed", "MM/DD/YYYY: read that day (UTC)", DAY),
-                            Param("campaign_id", "broadcast id or metadata.campaign_id"),
-                            Param("member_id", "the recipient"), Param("notification_type"),
-                            Param("page_size", "1..100, default 20",
-                                  {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}),
-                            Param("page", "1..pagecount, default 1",
-                                  {"type": "integer", "minimum": 1, "maximum": 999_999_999, "default": 1}),
-                            Param("order", order, {"type": "string", "maxLength": 500},
-                                  ("date_started ASC, notification_type DESC",)),
-                            WITH, FORMAT],
-              links=[Link("get_listed", "api3_get_notification", {"id": LISTED}),
-                     Link("delete_listed", "api3_delete_notification", {"id": LISTED})]),
-        Route("/api3/notification/{id}", "GET", get_notification, "api3_get_notification",
-              "api3 GET notification (admin)", TAG, errors, response_model=Api3One, xml=True,
-              query_params=[WITH, FORMAT], error_statuses=(400, 401, 404)),  # a forbidden id reads as missing
-        Route("/api3/notification/{id}", "DELETE", delete_notification, "api3_delete_notification",
-              "api3 DELETE notification: the requester's own (received or sent)", TAG, errors,
-              response_model=Api3Message, xml=True, query_params=[FORMAT], error_statuses=(400, 401, 404)),
+        r("/api3/notification", "GET", list_notifications, "api3_list_notifications",
+          "api3 LIST notification (admin): every notification of the tenant, newest first",
+          response_model=Api3List, xml=True,
+          query_params=[Param("id", "a notification id"),
+                        Param("date_started", "MM/DD/YYYY: that day (UTC)", DAY),
+                        Param("date_completed", "MM/DD/YYYY: read that day (UTC)", DAY),
+                        Param("campaign_id", "broadcast id or metadata.campaign_id"),
+                        Param("member_id", "the recipient"),
+                        Param("notification_type", "only notifications of this type"),
+                        Param("page_size", "1..100, default 20",
+                              {"type": "integer", "minimum": PAGE_SIZE[1], "maximum": PAGE_SIZE[2],
+                               "default": PAGE_SIZE[0]}),
+                        Param("page", "1..pagecount, default 1",
+                              {"type": "integer", "minimum": PAGE[1], "maximum": PAGE[2], "default": PAGE[0]}),
+                        Param("order", order, {"type": "string", "maxLength": 500},
+                              ("date_started ASC, notification_type DESC",)),
+                        WITH, FORMAT],
+          links=[Link("get_listed", "api3_get_notification", {"id": LISTED}),
+                 Link("delete_listed", "api3_delete_notification", {"id": LISTED})]),
+        r("/api3/notification/{id}", "GET", get_notification, "api3_get_notification",
+          "api3 GET notification (admin)", response_model=Api3One, xml=True,
+          query_params=[WITH, FORMAT], error_statuses=(400, 401, 404)),  # a forbidden id reads as missing
+        r("/api3/notification/{id}", "DELETE", delete_notification, "api3_delete_notification",
+          "api3 DELETE notification: the requester's own (received or sent)",
+          response_model=Api3Message, xml=True, query_params=[FORMAT], error_statuses=(400, 401, 404)),
     ]
 
 
-SURFACE = Surface("api3", "/api3", TAG, errors, routes, error_model=Api3Error, error_xml=True)
+GROUP = RouteGroup("api3", "/api3", "api3", errors, error_model=Api3Error, error_xml=True,
+                   description="The api3 community platform's notification API (admins list and get; the "
+                               "requester deletes their own): JSON, or XML with format=xml")
+
+
+SURFACE = Surface(GROUP, routes)

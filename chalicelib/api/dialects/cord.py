@@ -16,17 +16,21 @@ Errors are `{"error": "<code>", "message": ...}` with Cord's codes and status co
 """
 from __future__ import annotations
 
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from chalice import Response
-from pydantic import BaseModel, ConfigDict, Field, RootModel, StrictBool, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, RootModel, StrictStr
 
-from chalicelib.api.dialects._common import known_users
+from chalicelib.api.http import Call, json_response, parse
+from chalicelib.api.kit.errors import DialectError, ErrorCodes
+from chalicelib.api.kit.models import HeaderNode, Scalar
+from chalicelib.api.kit.parsers import parse_filter
+from chalicelib.api.kit.routing import Link, Param, Route, RouteGroup, Surface
+from chalicelib.api.kit.times import iso
+from chalicelib.api.kit.users import known_users
 from chalicelib.auth.tokens import MISSING
-from chalicelib.api.http import Call, Link, Param, Route, Surface, iso, json_response, parse
-from chalicelib.api.native import parse_filter
 from chalicelib.domain import directory, inbox, read_state, sending
-from chalicelib.domain.errors import DomainError, InvalidInput, Unauthorized
+from chalicelib.domain.errors import DomainError, InvalidInput
 from chalicelib.domain.model import Audience, Content, Notification, Profile
 from chalicelib.domain.principal import Caller
 from chalicelib.domain.rules import check_flat_map, check_url, check_user_id
@@ -36,9 +40,6 @@ NOTIFICATION_TYPE = "Cord"  # the notification type (mute settings, native views
 PAGE = 100
 MAX_ITEMS = 1000  # one response holds at most this many; `X-Next-Cursor` (and ?cursor=) continue
 MAX_QUERIES = 20  # Queries one listing may spend (filtered listings evaluate 200 items per Query)
-
-Scalar = Union[StrictStr, int, float, StrictBool]
-
 
 # ---- models -------------------------------------------------------------------------------------
 
@@ -82,26 +83,11 @@ class CordSuccess(BaseModel):
     notificationID: str | None = None
 
 
-class CordUser(BaseModel):
-    id: str
-    name: str | None
-    shortName: str | None
-    profilePictureURL: str | None
-    metadata: dict[str, Any]
-
-
-class CordHeaderNode(BaseModel):
-    type: Literal["text", "user"]
-    text: str | None = None
-    bold: bool | None = None
-    user: CordUser | None = None
-
-
 class CordNotification(BaseModel):
     id: str
     senderUserIDs: list[str]
     iconUrl: str | None
-    header: list[CordHeaderNode]
+    header: list[HeaderNode]
     attachment: dict[str, Any] | None
     readStatus: Literal["unread", "read"]
     timestamp: str
@@ -140,29 +126,28 @@ CORD_USER_ID = Param("userID", "A user id (1-256 characters, no control characte
 
 # ---- errors -------------------------------------------------------------------------------------
 
-# Cord's own codes, by the kind of domain error that may carry them; any other code (the core's
-# own names) becomes Cord's generic code for that kind.
-CORD_CODES = {
-    "invalid": {"invalid_request", "invalid_field", "missing_field", "unexpected_field"},
-    "unauthorized": {"invalid_user_id", "user_not_found", "invalid_access_token", "missing_authorization_header"},
-    "not_found": {"notification_not_found"},
-}
-GENERIC = {"invalid": "invalid_request", "too_large": "invalid_request", "unauthorized": "invalid_access_token",
-           "forbidden": "forbidden", "not_found": "not_found", "method_not_allowed": "method_not_allowed",
-           "conflict": "conflict", "unsupported_media_type": "invalid_request"}
+# Cord's code for an error this module did not raise itself (its own carry theirs: DialectError).
+CODES = ErrorCodes(
+    by_kind={"invalid": "invalid_request", "too_large": "invalid_request", "unauthorized": "invalid_access_token",
+             "forbidden": "forbidden", "not_found": "not_found", "method_not_allowed": "method_not_allowed",
+             "conflict": "conflict", "unsupported_media_type": "invalid_request"},
+    default="invalid_request", internal="internal_error",
+    # The core's codes Cord has too: a body field no response could carry, an unknown notification.
+    by_code={"invalid_field": "invalid_field", "notification_not_found": "notification_not_found"},
+    by_reason={MISSING: "missing_authorization_header"},
+)
 
 
 def error_response(exc: DomainError, status: int) -> Response:
-    code = exc.code
-    if status >= 500:
-        code = "internal_error"
-    elif getattr(exc, "reason", None) == MISSING:
-        code = "missing_authorization_header"
-    elif code not in CORD_CODES.get(exc.kind, set()):
-        code = GENERIC.get(exc.kind, "invalid_request")
+    """`{"error", "message"}`; Cord reports an over-long body as a bad request (400), not 413."""
     if exc.kind == "too_large":
         status = 400
-    return json_response({"error": code, "message": exc.message}, status)
+    return json_response({"error": CODES.code(exc, status), "message": exc.message}, status)
+
+
+GROUP = RouteGroup("cord", "/cord", "Cord v1", error_response, error_model=CordError,
+                   description="Cord's REST API for notifications and users (server token): `{\"error\", "
+                               "\"message\"}` errors with Cord's codes")
 
 
 def _parse(model, data):
@@ -170,7 +155,7 @@ def _parse(model, data):
     try:
         return parse(model, data)
     except InvalidInput as exc:
-        raise InvalidInput("invalid_request", exc.message, exc.field) from None
+        raise DialectError("invalid_request", exc.message, field=exc.field) from None
 
 
 def _server(call: Call) -> Caller:
@@ -199,16 +184,17 @@ def create_notification(call: Call) -> Response:
     actor = req.actorID if req.actorID is not None else req.actor_id
     recipient = req.recipientID if req.recipientID is not None else req.recipient_id
     if recipient is None:
-        raise InvalidInput("invalid_request", "Missing recipientID", "recipientID")
+        raise DialectError("invalid_request", "Missing recipientID", field="recipientID")
     recipient = check_user_id(recipient, "recipientID")
     if actor is not None:
         actor = check_user_id(actor, "actorID")
     if uses(req.template, "actor") and actor is None:
-        raise InvalidInput("invalid_field", "actorID is required when template includes {{actor}}", "actorID")
+        raise DialectError("invalid_field", "actorID is required when template includes {{actor}}",
+                           field="actorID")
     known = known_users(caller, [u for u in (actor, recipient) if u])
     for user, field in ((actor, "actorID"), (recipient, "recipientID")):
         if user is not None and user not in known:
-            raise Unauthorized("invalid_user_id", f"Invalid {field[:-2]} user id: {user}.", field)
+            raise DialectError("invalid_user_id", f"Invalid {field[:-2]} user id: {user}.", "unauthorized", field)
     content = Content(type=NOTIFICATION_TYPE, template=req.template, actor=actor, url=req.url, icon_url=req.iconUrl,
                       metadata=dict(req.metadata or {}), extra_classnames=req.extraClassnames)
     result = sending.send(caller, Audience(recipients=[recipient]), content)
@@ -231,7 +217,7 @@ def list_notifications(call: Call) -> Response:
         if cursor is None or len(items) >= MAX_ITEMS:
             break
     if not items and not call.q("cursor") and not known_users(caller, [user]):
-        raise Unauthorized("user_not_found", f"Platform user not found: {user}", "userID")
+        raise DialectError("user_not_found", f"Platform user not found: {user}", "unauthorized", "userID")
     headers = {"X-Next-Cursor": cursor} if cursor else None
     return json_response(items, 200, headers)
 
@@ -271,33 +257,32 @@ def delete_notification(call: Call) -> Response:
 
 
 def routes() -> list[Route]:
-    e = error_response
+    r = GROUP.route
     created = "$response.body#/notificationID"
     return [
-        Route("/cord/v1/notifications", "POST", create_notification, "cord_create_notification",
-              "Cord v1: create and send a notification (server token)", "Dialects", e,
-              request_model=CordCreateNotification, response_model=CordSuccess, request_examples=SEED_EXAMPLES,
-              links=[Link("delete_created", "cord_delete_notification", {"notificationID": created}),
-                     Link("native_get_created", "get_notification", {"id": created}),
-                     Link("list_recipient", "cord_list_notifications", {"userID": "$request.body#/recipientID"})]),
-        Route("/cord/v1/notifications/{notificationID}", "DELETE", delete_notification, "cord_delete_notification",
-              "Cord v1: delete a notification (server token)", "Dialects", e, response_model=CordSuccess,
-              path_params=[Param("notificationID", "A notification id", {"type": "string", "minLength": 1})]),
-        Route("/cord/v1/users/{userID}/notifications", "GET", list_notifications, "cord_list_notifications",
-              "Cord v1: a user's notifications as a JSON array, newest first (server token)", "Dialects", e,
-              response_model=CordNotificationList, success_headers=("X-Next-Cursor",),
-              path_params=[CORD_USER_ID],
-              query_params=[Param("filter", "URI-encoded JSON: metadata, location, organizationID",
-                                  {"type": "string"}, ('{"metadata":{"category":"sales"}}',)),
-                            Param("cursor", f"continue after {MAX_ITEMS} items, from the X-Next-Cursor header")],
-              links=[Link("delete_listed", "cord_delete_notification", {"notificationID": "$response.body#/0/id"})]),
-        Route("/cord/v1/users/{userID}", "PUT", put_user, "cord_put_user",
-              "Cord v1: create or update a user (server token)", "Dialects", e, request_model=CordUserBody,
-              response_model=CordSuccess, path_params=[CORD_USER_ID],
-              request_examples={"alice": {"name": "Alice Applegate", "shortName": "Alice",
-                                          "profilePictureURL": "https://example.com/alice.png"}},
-              links=[Link("list_user", "cord_list_notifications", {"userID": "$request.path.userID"})]),
+        r("/cord/v1/notifications", "POST", create_notification, "cord_create_notification",
+          "Cord v1: create and send a notification (server token)",
+          request_model=CordCreateNotification, response_model=CordSuccess, request_examples=SEED_EXAMPLES,
+          links=[Link("delete_created", "cord_delete_notification", {"notificationID": created}),
+                 Link("native_get_created", "get_notification", {"id": created}),
+                 Link("list_recipient", "cord_list_notifications", {"userID": "$request.body#/recipientID"})]),
+        r("/cord/v1/notifications/{notificationID}", "DELETE", delete_notification, "cord_delete_notification",
+          "Cord v1: delete a notification (server token)", response_model=CordSuccess,
+          path_params=[Param("notificationID", "A notification id", {"type": "string", "minLength": 1})]),
+        r("/cord/v1/users/{userID}/notifications", "GET", list_notifications, "cord_list_notifications",
+          "Cord v1: a user's notifications as a JSON array, newest first (server token)",
+          response_model=CordNotificationList, success_headers=("X-Next-Cursor",), path_params=[CORD_USER_ID],
+          query_params=[Param("filter", "URI-encoded JSON: metadata, location, organizationID",
+                              {"type": "string"}, ('{"metadata":{"category":"sales"}}',)),
+                        Param("cursor", f"continue after {MAX_ITEMS} items, from the X-Next-Cursor header")],
+          links=[Link("delete_listed", "cord_delete_notification", {"notificationID": "$response.body#/0/id"})]),
+        r("/cord/v1/users/{userID}", "PUT", put_user, "cord_put_user",
+          "Cord v1: create or update a user (server token)", request_model=CordUserBody,
+          response_model=CordSuccess, path_params=[CORD_USER_ID],
+          request_examples={"alice": {"name": "Alice Applegate", "shortName": "Alice",
+                                      "profilePictureURL": "https://example.com/alice.png"}},
+          links=[Link("list_user", "cord_list_notifications", {"userID": "$request.path.userID"})]),
     ]
 
 
-SURFACE = Surface("cord", "/cord", "Dialects", error_response, routes, error_model=CordError)
+SURFACE = Surface(GROUP, routes)

@@ -17,23 +17,24 @@ of the three, may. A server token has no current user: it must name one with Spa
 from __future__ import annotations
 
 import math
-import re
-from datetime import datetime, timezone
 from typing import Any, Literal
 
 from chalice import Response
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
-from chalicelib.api.dialects._plain import summary_text
-from chalicelib.api.http import Call, Link, Param, Reply, Route, Surface, json_response
-from chalicelib.domain import inbox, numbered_pages, read_state, sending
+from chalicelib.api.http import Call, InvalidField, json_response, parse
+from chalicelib.api.kit.errors import DialectError, ErrorCodes
+from chalicelib.api.kit.parsers import query_int
+from chalicelib.api.kit.routing import Link, Param, Reply, Route, RouteGroup, Surface
+from chalicelib.api.kit.text import summary_text
+from chalicelib.api.kit.times import utc_seconds
 from chalicelib.auth.tokens import EXPIRED
-from chalicelib.domain.errors import DomainError, Forbidden, InvalidInput, MethodNotAllowed, NotFound, Unauthorized
+from chalicelib.domain import inbox, numbered_pages, read_state, sending
+from chalicelib.domain.errors import DomainError, InvalidInput, NotFound
 from chalicelib.domain.model import Audience, Content, Notification
 from chalicelib.domain.principal import Caller
 from chalicelib.domain.rules import check_message, check_url, check_user_id
 
-TAG = "Dialects"  # the OpenAPI builder documents dialect errors without the native ErrorBody
 BASE = "/spark/v1/notifications"
 MANUAL_TYPES = ("General", "OperationComplete")
 AUTOMATIC_TYPES = ("Message",)
@@ -50,13 +51,14 @@ BAD_KEY, SESSION_EXPIRED, NO_USER, BAD_JSON, MISSING, CONSTRAINT, CONFLICT, SERV
     1000, 1020, 1015, 1035, 1050, 1053, 1055, 1500)
 
 
-class SparkError(DomainError):
-    """A failure carrying its Spark code; `kind` picks the HTTP status."""
-
-    def __init__(self, spark_code: int, message: str, kind: str = "invalid", field: str | None = None) -> None:
-        super().__init__(f"spark_{spark_code}", message, field)
-        self.spark_code = spark_code
-        self.kind = kind
+# Spark's code for an error this module did not raise itself (its own carry theirs: DialectError).
+CODES = ErrorCodes(
+    by_kind={"unauthorized": BAD_KEY, "forbidden": SERVICE_LEVEL, "not_found": 404, "method_not_allowed": 405,
+             "conflict": CONFLICT, "unsupported_media_type": BAD_JSON},
+    default=CONSTRAINT, internal=500,
+    by_code={"invalid_json": BAD_JSON, "invalid_body": BAD_JSON},  # the body is no JSON object
+    by_reason={EXPIRED: SESSION_EXPIRED},
+)
 
 
 def failure(status: int, code: int, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -65,25 +67,7 @@ def failure(status: int, code: int, message: str, headers: dict[str, str] | None
 
 def errors(exc: DomainError, status: int) -> Response:
     """Every Spark error in the standard fail envelope, with Spark's code for it."""
-    code = getattr(exc, "spark_code", None)
-    if code is None:
-        if isinstance(exc, Unauthorized):
-            code = SESSION_EXPIRED if getattr(exc, "reason", None) == EXPIRED else BAD_KEY
-        elif isinstance(exc, Forbidden):
-            code = SERVICE_LEVEL
-        elif isinstance(exc, NotFound):
-            code = 404
-        elif isinstance(exc, MethodNotAllowed):
-            code = 405
-        elif exc.kind == "conflict":
-            code = CONFLICT
-        elif status == 500:
-            code = 500
-        elif exc.code in ("invalid_json", "invalid_body") or exc.kind == "unsupported_media_type":
-            code = BAD_JSON
-        else:
-            code = CONSTRAINT
-    return failure(status, code, exc.message)
+    return failure(status, CODES.code(exc, status), exc.message)
 
 
 # ---- who is asking ----------------------------------------------------------------------------
@@ -92,33 +76,26 @@ def current_user(call: Call) -> Caller:
     """The caller as the Spark "current user", after the role rule."""
     caller = call.require_caller()
     if caller.has_role("IDX", "VOW"):
-        raise SparkError(SERVICE_LEVEL, "The resource is not available at the current API key's service level: "
+        raise DialectError(SERVICE_LEVEL, "The resource is not available at the current API key's service level: "
                                         "IDX and VOW roles can neither read nor write notifications",
                          kind="forbidden")
     if caller.user is not None:
         if call.q("_apiuser") not in (None, "", caller.user):
-            raise SparkError(NO_USER, "The provided key does not have access to the supplied user",
+            raise DialectError(NO_USER, "The provided key does not have access to the supplied user",
                              kind="forbidden", field="_apiuser")
         return caller
     named = call.q("_apiuser")
     if not named:
-        raise SparkError(NO_USER, "ApiUser must be supplied: a server token has no current user; name one with "
+        raise DialectError(NO_USER, "ApiUser must be supplied: a server token has no current user; name one with "
                                   "the _apiuser parameter", kind="forbidden", field="_apiuser")
     try:
         user = check_user_id(named, "_apiuser")
     except InvalidInput as exc:
-        raise SparkError(CONSTRAINT, exc.message, field="_apiuser") from None
+        raise DialectError(CONSTRAINT, exc.message, field="_apiuser") from None
     return Caller(tenant=caller.tenant, user=user, roles=caller.roles, application=caller.application)
 
 
 # ---- shaping ----------------------------------------------------------------------------------
-
-def timestamp(ms: int | None) -> str | None:
-    """Spark's timestamp form, e.g. 2011-11-18T16:35:43 (UTC, whole seconds)."""
-    if ms is None:
-        return None
-    return datetime.fromtimestamp(ms // 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-
 
 def notification_view(n: Notification) -> dict[str, Any]:
     c = n.content
@@ -133,8 +110,8 @@ def notification_view(n: Notification) -> dict[str, Any]:
         "BrowserUri": c.url,
         "ResourceUri": c.resource_uri,
         "Read": n.read,
-        "CreatedTimestamp": timestamp(n.created_at),
-        "ReadTimestamp": timestamp(n.read_at),
+        "CreatedTimestamp": utc_seconds(n.created_at),
+        "ReadTimestamp": utc_seconds(n.read_at),
     }
 
 
@@ -154,20 +131,10 @@ def success(results: list[Any] | None = None, status: int = 200, **extra: Any) -
 
 # ---- parameters -------------------------------------------------------------------------------
 
-def _int(call: Call, name: str, default: int, lo: int, hi: int) -> int:
-    raw = call.q(name)
-    if raw is None or raw.strip() == "":
-        return default
-    text = raw.strip()
-    if not re.fullmatch(r"[+-]?\d{1,12}", text) or not lo <= int(text) <= hi:
-        raise SparkError(CONSTRAINT, f"{name} must be an integer from {lo} to {hi}", field=name)
-    return int(text)
-
-
 def _pagination_mode(call: Call) -> str:
     raw = (call.q("_pagination") or "0").strip().lower()
     if raw not in ("0", "1", "count"):
-        raise SparkError(CONSTRAINT, "_pagination must be 0, 1 or count", field="_pagination")
+        raise DialectError(CONSTRAINT, "_pagination must be 0, 1 or count", field="_pagination")
     return raw
 
 
@@ -175,19 +142,19 @@ def _body_d(call: Call) -> dict[str, Any]:
     try:
         data = call.json()
     except InvalidInput as exc:
-        if exc.code in ("body_too_large", "invalid_field"):  # too large; a string no response could carry
+        if CODES.code(exc, 400) != BAD_JSON:  # too large, or a string no response could carry: as the core says
             raise
-        raise SparkError(BAD_JSON, "POST data not supplied as valid JSON", field="body") from None
+        raise DialectError(BAD_JSON, "POST data not supplied as valid JSON", field="body") from None
     if not isinstance(data, dict):
-        raise SparkError(BAD_JSON, "POST data must be a JSON object of the form {\"D\": {...}}", field="body")
+        raise DialectError(BAD_JSON, "POST data must be a JSON object of the form {\"D\": {...}}", field="body")
     if "D" not in data:
-        raise SparkError(MISSING, "D is required: the request body is {\"D\": {...}}", field="D")
+        raise DialectError(MISSING, "D is required: the request body is {\"D\": {...}}", field="D")
     unknown = sorted(set(data) - {"D"})
     if unknown:
-        raise SparkError(CONSTRAINT, f"unknown attribute {unknown[0]!r} next to D", field=unknown[0])
+        raise DialectError(CONSTRAINT, f"unknown attribute {unknown[0]!r} next to D", field=unknown[0])
     d = data["D"]
     if not isinstance(d, dict):
-        raise SparkError(CONSTRAINT, "D must be an object", field="D")
+        raise DialectError(CONSTRAINT, "D must be an object", field="D")
     return d
 
 
@@ -214,23 +181,23 @@ class SparkMarkRead(BaseModel):
 
 
 def _validate(model: type[BaseModel], d: dict[str, Any]) -> Any:
+    """`D` against the model (http.parse), each failed rule worded and coded as Spark does."""
     for name in d:
         if name in READ_ONLY:
-            raise SparkError(CONSTRAINT, f"{name} is not writeable", field=name)
+            raise DialectError(CONSTRAINT, f"{name} is not writeable", field=name)
     try:
-        return model.model_validate(d)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        name = str(first["loc"][0]) if first["loc"] else "D"
-        if first["type"] == "missing":
-            raise SparkError(MISSING, f"{name} is required", field=name) from None
-        if first["type"] == "extra_forbidden":
+        return parse(model, d)
+    except InvalidField as exc:
+        name = exc.field or "D"
+        if exc.rule == "missing":
+            raise DialectError(MISSING, f"{name} is required", field=name) from None
+        if exc.rule == "extra_forbidden":
             if name in WRITABLE:
-                raise SparkError(CONSTRAINT, f"{name} cannot be changed here; only Read can", field=name) from None
-            raise SparkError(CONSTRAINT, f"{name} is not an attribute of a notification", field=name) from None
-        if first["type"] == "string_too_long":
-            raise SparkError(CONSTRAINT, f"{name} must be at most {MAX_MESSAGE} characters", field=name) from None
-        raise SparkError(CONSTRAINT, f"{name}: {first['msg']}", field=name) from None
+                raise DialectError(CONSTRAINT, f"{name} cannot be changed here; only Read can", field=name) from None
+            raise DialectError(CONSTRAINT, f"{name} is not an attribute of a notification", field=name) from None
+        if exc.rule == "string_too_long":
+            raise DialectError(CONSTRAINT, f"{name} must be at most {MAX_MESSAGE} characters", field=name) from None
+        raise DialectError(CONSTRAINT, exc.message, field=name) from None
 
 
 def _manual_type(value: str) -> str:
@@ -238,9 +205,9 @@ def _manual_type(value: str) -> str:
         if name.casefold() == value.strip().casefold():
             return name
     if any(value.strip().casefold() == t.casefold() for t in AUTOMATIC_TYPES):
-        raise SparkError(CONSTRAINT, f"Type {value.strip()!r} is generated automatically and cannot be created; "
+        raise DialectError(CONSTRAINT, f"Type {value.strip()!r} is generated automatically and cannot be created; "
                                      f"manual types: {', '.join(MANUAL_TYPES)}", field="Type")
-    raise SparkError(CONSTRAINT, f"Type must be one of {', '.join(MANUAL_TYPES)}", field="Type")
+    raise DialectError(CONSTRAINT, f"Type must be one of {', '.join(MANUAL_TYPES)}", field="Type")
 
 
 def _uri(value: str | None, name: str) -> str | None:
@@ -249,7 +216,7 @@ def _uri(value: str | None, name: str) -> str | None:
     try:
         return check_url(value, name)
     except InvalidInput as exc:
-        raise SparkError(CONSTRAINT, exc.message, field=name) from None
+        raise DialectError(CONSTRAINT, exc.message, field=name) from None
 
 
 # ---- handlers ---------------------------------------------------------------------------------
@@ -257,8 +224,8 @@ def _uri(value: str | None, name: str) -> str | None:
 def list_notifications(call: Call) -> Response:
     caller = current_user(call)
     mode = _pagination_mode(call)
-    limit = _int(call, "_limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-    page = _int(call, "_page", 1, 1, MAX_PAGE)
+    limit = query_int(call, "_limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    page = query_int(call, "_page", 1, 1, MAX_PAGE)
     if mode == "count":
         total = inbox.inbox_counters(caller, "me").total
         return success([], Pagination=pagination(total, limit, page))
@@ -274,11 +241,11 @@ def create_notification(call: Call) -> Response:
     req = _validate(SparkNewNotification, _body_d(call))
     message = req.Message
     if not message.strip():
-        raise SparkError(CONSTRAINT, "Message must not be blank", field="Message")
+        raise DialectError(CONSTRAINT, "Message must not be blank", field="Message")
     try:
         check_message(message, "Message")  # here, so the error names Spark's field, not the core's
     except InvalidInput as exc:
-        raise SparkError(CONSTRAINT, exc.message, field="Message") from None
+        raise DialectError(CONSTRAINT, exc.message, field="Message") from None
     content = Content(type=_manual_type(req.Type), message=message, url=_uri(req.BrowserUri, "BrowserUri"),
                       resource_uri=_uri(req.ResourceUri, "ResourceUri"),
                       sender_application=caller.application or caller.tenant)
@@ -297,16 +264,16 @@ def mark_read(call: Call) -> Response:
     raw = call.params["Id"]
     wanted = [part.strip() for part in raw.split(",")]
     if not all(wanted):
-        raise SparkError(CONSTRAINT, "Id: give one or more ids separated by commas", field="Id")
+        raise DialectError(CONSTRAINT, "Id: give one or more ids separated by commas", field="Id")
     wanted = list(dict.fromkeys(wanted))
     if len(wanted) > MAX_IDS:
-        raise SparkError(CONSTRAINT, f"at most {MAX_IDS} ids per request", field="Id")
+        raise DialectError(CONSTRAINT, f"at most {MAX_IDS} ids per request", field="Id")
     req = _validate(SparkReadFlags, _body_d(call))
     for nid in wanted:  # all or nothing: every id must be the current user's
         try:
             inbox.get(caller, nid)
         except NotFound:
-            raise SparkError(404, f"Notification {nid[:64]!r} was not found", kind="not_found", field="Id") from None
+            raise DialectError(404, f"Notification {nid[:64]!r} was not found", kind="not_found", field="Id") from None
     if req.Read:
         read_state.mark_ids_read(caller, "me", wanted)
     else:
@@ -398,7 +365,7 @@ SEED_MARK_READ = {"D": {"Read": True}}
 
 
 def routes() -> list[Route]:
-    e = errors
+    r = GROUP.route
     apiuser = Param("_apiuser", "server tokens: the current user (1-256 characters)",
                     {"type": "string", "maxLength": 256})
     paging = [Param("_pagination", "0 (default) | 1 | count", {"type": "string", "enum": ["0", "1", "count"],
@@ -410,32 +377,36 @@ def routes() -> list[Route]:
               apiuser]
     return [
         # The static /unread path is registered before /{Id}; Chalice (and API Gateway) prefer it anyway.
-        Route(f"{BASE}/unread", "GET", unread, "spark_unread_notifications",
-              "Spark: pagination block of the unread notifications", TAG, e, response_model=SparkEnvelope,
-              query_params=[apiuser]),
-        Route(BASE, "GET", list_notifications, "spark_list_notifications",
-              "Spark: the current user's notifications", TAG, e, response_model=SparkEnvelope,
-              query_params=paging,
-              links=[Link("mark_listed_read", "spark_mark_notifications_read",
-                          {"Id": "$response.body#/D/Results/0/Id", "_apiuser": "$request.query._apiuser"},
-                          request_body=SEED_MARK_READ)]),
-        Route(BASE, "POST", create_notification, "spark_create_notification",
-              "Spark: create a notification for the current user (General or OperationComplete)", TAG, e,
-              request_model=SparkCreate, response_model=SparkCreated, success_status=201,
-              query_params=[apiuser], request_examples={"seed": SEED_CREATE},
-              replies=[Reply(200, "Nothing stored: the current user muted this type", SparkCreated)],
-              links=[Link("mark_created_read", "spark_mark_notifications_read",
-                          {"Id": "$response.body#/D/Results/0/Id", "_apiuser": "$request.query._apiuser"},
-                          request_body=SEED_MARK_READ),
-                     Link("list_after_create", "spark_list_notifications",
-                          {"_apiuser": "$request.query._apiuser", "_pagination": "1"})]),
-        Route(f"{BASE}/{{Id}}", "PUT", mark_read, "spark_mark_notifications_read",
-              "Spark: mark one or more notifications (comma-separated ids) read", TAG, e,
-              request_model=SparkMarkRead, response_model=SparkEnvelope, query_params=[apiuser],
-              path_params=[Param("Id", f"One or more notification ids, comma-separated (at most {MAX_IDS})",
-                                 {"type": "string", "minLength": 1})],
-              request_examples={"seed": SEED_MARK_READ}),
+        r(f"{BASE}/unread", "GET", unread, "spark_unread_notifications",
+          "Spark: pagination block of the unread notifications", response_model=SparkEnvelope,
+          query_params=[apiuser]),
+        r(BASE, "GET", list_notifications, "spark_list_notifications",
+          "Spark: the current user's notifications", response_model=SparkEnvelope,
+          query_params=paging,
+          links=[Link("mark_listed_read", "spark_mark_notifications_read",
+                      {"Id": "$response.body#/D/Results/0/Id", "_apiuser": "$request.query._apiuser"},
+                      request_body=SEED_MARK_READ)]),
+        r(BASE, "POST", create_notification, "spark_create_notification",
+          "Spark: create a notification for the current user (General or OperationComplete)",
+          request_model=SparkCreate, response_model=SparkCreated, success_status=201,
+          query_params=[apiuser], request_examples={"seed": SEED_CREATE},
+          replies=[Reply(200, "Nothing stored: the current user muted this type", SparkCreated)],
+          links=[Link("mark_created_read", "spark_mark_notifications_read",
+                      {"Id": "$response.body#/D/Results/0/Id", "_apiuser": "$request.query._apiuser"},
+                      request_body=SEED_MARK_READ),
+                 Link("list_after_create", "spark_list_notifications",
+                      {"_apiuser": "$request.query._apiuser", "_pagination": "1"})]),
+        r(f"{BASE}/{{Id}}", "PUT", mark_read, "spark_mark_notifications_read",
+          "Spark: mark one or more notifications (comma-separated ids) read",
+          request_model=SparkMarkRead, response_model=SparkEnvelope, query_params=[apiuser],
+          path_params=[Param("Id", f"One or more notification ids, comma-separated (at most {MAX_IDS})",
+                             {"type": "string", "minLength": 1})],
+          request_examples={"seed": SEED_MARK_READ}),
     ]
 
 
-SURFACE = Surface("spark", "/spark", TAG, errors, routes, error_model=SparkFailure)
+GROUP = RouteGroup("spark", "/spark", "Spark", errors, error_model=SparkFailure,
+                   description="Spark's notifications API: the `{\"D\": ...}` envelope, Spark's error codes")
+
+
+SURFACE = Surface(GROUP, routes)

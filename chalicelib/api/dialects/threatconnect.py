@@ -27,11 +27,13 @@ from chalice import Response
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 from pydantic_core import PydanticCustomError
 
-from chalicelib.api.dialects._common import known_users
-from chalicelib.api.http import Call, Param, Route, Surface, any_case, json_response, parse
+from chalicelib.api.http import Call, json_response, parse
+from chalicelib.api.kit.parsers import PRIORITY_PATTERN, priority
+from chalicelib.api.kit.routing import Param, Route, RouteGroup, Surface
+from chalicelib.api.kit.users import known_users
 from chalicelib.domain import directory, sending
 from chalicelib.domain.errors import DomainError, Forbidden, InvalidInput
-from chalicelib.domain.model import Audience, Content, Priority
+from chalicelib.domain.model import Audience, Content
 from chalicelib.domain.principal import Caller
 from chalicelib.domain.rules import check_message, check_owner_id, check_type, check_user_id
 
@@ -51,7 +53,7 @@ class TcNotificationRequest(BaseModel):
     notificationType: StrictStr = Field(..., description='At most 50 characters; "System" is reserved',
                                         json_schema_extra={"minLength": 1, "maxLength": 50})
     priority: StrictStr = Field(..., description="low | medium | high (case-insensitive)",
-                                json_schema_extra={"pattern": any_case("low", "medium", "high")})
+                                json_schema_extra={"pattern": PRIORITY_PATTERN})
     recipients: StrictStr | None = Field(
         None, description="Comma-separated usernames in your organization; required unless isOrganization "
                           "is true or ownerId is given")
@@ -113,15 +115,12 @@ def error_response(exc: DomainError, status: int) -> Response:
     return json_response({"status": "Failure", "message": exc.message}, status)
 
 
+GROUP = RouteGroup("threatconnect", "/threatconnect", "ThreatConnect v2", error_response, error_model=TcFailure,
+                   description="ThreatConnect v2's notifications endpoint: `{\"status\": \"Failure\", "
+                               "\"message\"}` errors")
+
+
 # ---- helpers ------------------------------------------------------------------------------------
-
-def _priority(value: str) -> Priority:
-    try:
-        return Priority.parse(value)
-    except (KeyError, AttributeError):
-        raise InvalidInput("invalid_priority", "priority must be one of low, medium, high (case-insensitive)",
-                           "priority") from None
-
 
 def _usernames(raw: str) -> list[str]:
     names = [part.strip() for part in raw.split(",")]
@@ -219,7 +218,7 @@ def create_notification(call: Call) -> Response:
     check_message(req.message, "message")
     if not req.message.strip():
         raise InvalidInput("invalid_message", "message must not be empty", "message")
-    content = Content(type=req.notificationType, priority=_priority(req.priority), message=req.message)
+    content = Content(type=req.notificationType, priority=priority(req.priority), message=req.message)
 
     has_recipients = req.recipients is not None and req.recipients.strip() != ""
     chosen = [name for name, given in (("recipients", has_recipients), ("isOrganization=true", bool(req.isOrganization)),
@@ -251,16 +250,17 @@ def create_notification(call: Call) -> Response:
 
 
 def routes() -> list[Route]:
+    r = GROUP.route
     return [
-        Route(PATH, "POST", create_notification, "threatconnect_create_notification",
-              "ThreatConnect v2: create and send a notification to recipients, your organization or a "
-              "community/source", "Dialects", error_response, request_model=TcNotificationRequest,
-              response_model=TcResponse, success_status=200,
-              query_params=[Param("owner", "Organization id (1-128 letters, digits and _.:@+-) for "
-                                           "isOrganization when it cannot be inferred (server token, or a user in "
-                                           "several organizations); read only with isOrganization")],
-              request_examples={"seed": SEED_EXAMPLE}),
+        r(PATH, "POST", create_notification, "threatconnect_create_notification",
+          "ThreatConnect v2: create and send a notification to recipients, your organization or a "
+          "community/source", request_model=TcNotificationRequest,
+          response_model=TcResponse, success_status=200,
+          query_params=[Param("owner", "Organization id (1-128 letters, digits and _.:@+-) for "
+                                       "isOrganization when it cannot be inferred (server token, or a user in "
+                                       "several organizations); read only with isOrganization")],
+          request_examples={"seed": SEED_EXAMPLE}),
     ]
 
 
-SURFACE = Surface("threatconnect", "/threatconnect", "Dialects", error_response, routes, error_model=TcFailure)
+SURFACE = Surface(GROUP, routes)

@@ -1,4 +1,4 @@
-"""Helpers shared by the Cord and ThreatConnect dialects."""
+"""Who the tenant's directory knows, for the surfaces that refuse unknown users (Cord, ThreatConnect)."""
 from __future__ import annotations
 
 from chalicelib.domain import directory

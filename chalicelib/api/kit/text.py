@@ -1,4 +1,4 @@
-"""Shared by the api3 and Spark dialects: a notification's text as one plain string."""
+"""A notification as one plain string, for the surfaces whose notifications are text only (api3, Spark)."""
 from __future__ import annotations
 
 from chalicelib.domain.model import Notification
