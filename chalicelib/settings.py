@@ -34,7 +34,7 @@ DEFAULT_METRICS_NAMESPACE = "InboxNotifications"
 
 # The tables the code names after TABLE_PREFIX (`<prefix>-<kind>`) unless the stack passes a name
 # (TABLE_<KIND>); tests/iam_recorder.py and the bench read it too.
-TABLE_KINDS = ("inbox", "counters", "directory", "broadcasts", "idempotency")
+TABLE_KINDS = ("inbox", "counters", "directory", "broadcasts", "idempotency", "connections")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -433,3 +433,55 @@ def reset_settings() -> None:
     global _settings
     with _lock:
         _settings = None
+
+
+# ==== realtime (issue 12): WebSocket push settings ================================================
+# One self-contained block so it can be folded into the main settings object; read lazily like the rest.
+
+@dataclass(frozen=True)
+class RealtimeSettings:
+    """Where sockets connect and how long a ticket to open one lives."""
+
+    # Seconds a WebSocket ticket stays usable (single use either way): short, so a URL that leaks
+    # into a log is worthless by the time anyone reads it.
+    ticket_ttl_seconds: int = 30
+    # The socket URL the ticket endpoint hands out (`wss://<api>.execute-api.<region>.amazonaws.com/<stage>`
+    # on AWS, `ws://127.0.0.1:<PORT+1>` under `notifications dev`); unset: no push channel (503 on tickets).
+    websocket_url: str | None = None
+    # The API Gateway Management API endpoint the push function posts to (https://.../<stage>); unset on
+    # AWS means it is derived from websocket_url.
+    management_endpoint: str | None = None
+    # Posts in flight at once per push invocation (API Gateway's management API limits per account).
+    push_concurrency: int = 16
+    # More changes than this for one user in one batch become a single inbox.reset.
+    coalesce_threshold: int = 10
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(name, default)
+
+
+def _url(name: str) -> str | None:
+    return parse_url(name, os.environ.get(name))
+
+
+def _ws_url(name: str) -> str | None:
+    raw = _env(name) or None
+    if raw is None:
+        return None
+    parsed = urlsplit(raw)
+    if parsed.scheme not in ("ws", "wss") or not parsed.hostname:
+        raise SettingsError(name, f"must be a ws:// or wss:// URL, not {raw!r}")
+    return raw.rstrip("/")
+
+
+def get_realtime_settings() -> RealtimeSettings:
+    """The realtime settings of the moment (cheap: a handful of environment reads)."""
+    return RealtimeSettings(
+        ticket_ttl_seconds=env_int("REALTIME_TICKET_TTL_SECONDS", 30, minimum=1, maximum=60),
+        websocket_url=_ws_url("REALTIME_WEBSOCKET_URL"),
+        management_endpoint=_url("REALTIME_MANAGEMENT_ENDPOINT"),
+        push_concurrency=env_int("REALTIME_PUSH_CONCURRENCY", 16, minimum=1, maximum=128),
+        coalesce_threshold=env_int("REALTIME_COALESCE_THRESHOLD", 10, minimum=1, maximum=1000),
+    )
+# ==== end realtime ================================================================================

@@ -41,7 +41,10 @@ API_HANDLER = "APIHandler"
 FANOUT = "Fanout"
 EXPIRY = "Expiry"
 WRITER = "Writer"
-FUNCTIONS = {API_HANDLER: "api", FANOUT: "fanout", EXPIRY: "expiry", WRITER: "writer"}
+PUSH = "Push"
+WS_FUNCTIONS = ("WebsocketConnect", "WebsocketMessage", "WebsocketDisconnect")
+FUNCTIONS = {API_HANDLER: "api", FANOUT: "fanout", EXPIRY: "expiry", WRITER: "writer", PUSH: "push",
+             "WebsocketConnect": "ws-connect", "WebsocketMessage": "ws-message", "WebsocketDisconnect": "ws-disconnect"}
 
 # Days CloudWatch Logs keeps the functions' log groups (context `logRetentionDays`): one of the values
 # CloudWatch accepts.
@@ -76,6 +79,7 @@ API_ACCESS = {
     "directory": READ + WRITE + ["dynamodb:BatchWriteItem"],
     "broadcasts": READ + WRITE,
     "idempotency": READ + WRITE,
+    "connections": ["dynamodb:PutItem"],  # a realtime ticket's hash (POST /v1/realtime/tickets)
 }
 # The coordinator (fan-out v2): pages the audience, writes manifests and progress, enqueues chunks.
 FANOUT_ACCESS = {
@@ -103,6 +107,19 @@ EXPIRY_ACCESS = {
                  "dynamodb:DescribeTable"],
 }
 XRAY_WRITE = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
+# The WebSocket handlers ($connect, $disconnect, $default): consume a ticket (a conditional DeleteItem), record
+# the socket (PutItem of its owner, UpdateItem of the user's set), forget it (GetItem, UpdateItem, DeleteItem).
+SOCKETS_ACCESS = {
+    "connections": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+}
+# The push function: the users' sockets and unread counts (BatchGetItem), gone sockets dropped (UpdateItem),
+# and what the native view of a new notification needs (the stored body, the actors' profiles).
+PUSH_ACCESS = {
+    "connections": ["dynamodb:BatchGetItem", "dynamodb:UpdateItem"],
+    "counters": ["dynamodb:BatchGetItem"],
+    "broadcasts": ["dynamodb:BatchGetItem"],
+    "directory": ["dynamodb:BatchGetItem"],
+}
 STREAM_READ = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
                "dynamodb:ListStreams"]
 
@@ -173,6 +190,13 @@ EXPIRY_FILTER = {
     "eventName": ["REMOVE"],
     "userIdentity": {"type": ["Service"], "principalId": ["dynamodb.amazonaws.com"]},
 }
+
+# The records `chalicelib.domain.realtime.change_of` acts on: a notification created or changed (it has `act`;
+# group pointers do not), or removed (by a user or by TTL). Filters are OR-ed.
+PUSH_FILTERS = [
+    {"eventName": ["INSERT", "MODIFY"], "dynamodb": {"NewImage": {"act": {"S": [{"exists": True}]}}}},
+    {"eventName": ["REMOVE"], "dynamodb": {"OldImage": {"act": {"S": [{"exists": True}]}}}},
+]
 
 # What API Gateway answers itself, before any function runs: JSON in the native error shape, with
 # fixed messages ($context.error.messageString can echo the Authorization header back). Tokens are
@@ -296,13 +320,22 @@ class NotificationsStack(cdk.Stack):
                                     description="TTL expiry: inbox stream, counters writes")
         self.writer_role = iam.Role(self, "WriterRole", assumed_by=principal, managed_policies=basic,
                                     description="Chunk writer: work queue, inbox/counters writes, progress")
-        for role in (self.api_role, self.fanout_role, self.expiry_role, self.writer_role):
-            # Active X-Ray tracing: the function's runtime sends its trace segments (no resource-level scoping).
-            role.add_to_policy(iam.PolicyStatement(actions=XRAY_WRITE, resources=["*"]))
         self._grant(self.api_role, API_ACCESS)
         self._grant(self.fanout_role, FANOUT_ACCESS)
         self._grant(self.expiry_role, EXPIRY_ACCESS)
         self._grant(self.writer_role, WRITER_ACCESS)
+        self.sockets_role = iam.Role(self, "SocketsRole", assumed_by=principal, managed_policies=basic,
+                                     description="WebSocket $connect/$disconnect/$default: tickets and connections")
+        self.push_role = iam.Role(self, "PushRole", assumed_by=principal, managed_policies=basic,
+                                  description="Realtime push: inbox stream, connections, posts to the sockets")
+        for role in (self.api_role, self.fanout_role, self.expiry_role, self.writer_role, self.sockets_role,
+                     self.push_role):
+            # Active X-Ray tracing: the function's runtime sends its trace segments (no resource-level scoping).
+            role.add_to_policy(iam.PolicyStatement(actions=XRAY_WRITE, resources=["*"]))
+        self._grant(self.sockets_role, SOCKETS_ACCESS)
+        self._grant(self.push_role, PUSH_ACCESS)
+        self.push_role.add_to_policy(iam.PolicyStatement(
+            actions=STREAM_READ, resources=[self.tables["inbox"].attr_stream_arn]))
         self.expiry_role.add_to_policy(iam.PolicyStatement(
             actions=STREAM_READ, resources=[self.tables["inbox"].attr_stream_arn]))
         self.fanout_role.add_to_policy(iam.PolicyStatement(
@@ -357,6 +390,25 @@ class NotificationsStack(cdk.Stack):
         self.chalice.get_resource(FANOUT).add_property_override("Role", self.fanout_role.role_arn)
         self.chalice.get_resource(EXPIRY).add_property_override("Role", self.expiry_role.role_arn)
         self.chalice.get_resource(WRITER).add_property_override("Role", self.writer_role.role_arn)
+        self.chalice.get_resource(PUSH).add_property_override("Role", self.push_role.role_arn)
+        for name in WS_FUNCTIONS:
+            self.chalice.get_resource(name).add_property_override("Role", self.sockets_role.role_arn)
+
+        # ---- the WebSocket API (Chalice's): its URL for the ticket endpoint and the push function, and
+        # execute-api:ManageConnections on this API's connections only (the push, and the pong) -------------
+        websocket_api = self.chalice.get_resource("WebsocketAPI")
+        self.websocket_url = cdk.Fn.sub("wss://${WebsocketAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api",
+                                        {"WebsocketAPI": websocket_api.ref})
+        for name in (API_HANDLER, PUSH):
+            self.chalice.get_resource(name).add_property_override(
+                "Environment.Variables.REALTIME_WEBSOCKET_URL", self.websocket_url)
+        manage = iam.PolicyStatement(actions=["execute-api:ManageConnections"], resources=[cdk.Fn.sub(
+            "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebsocketAPI}/api/POST/@connections/*",
+            {"WebsocketAPI": websocket_api.ref})])
+        self.push_role.add_to_policy(manage)
+        self.sockets_role.add_to_policy(manage)
+        self.chalice.get_resource("WebsocketAPIStage").add_property_override("DefaultRouteSettings", {
+            "ThrottlingRateLimit": config["rate"], "ThrottlingBurstLimit": config["burst"]})
 
         # ---- logs: one log group per function, created before it, kept logRetentionDays ----------------
         self.log_groups: dict[str, logs.CfnLogGroup] = {}
@@ -399,6 +451,13 @@ class NotificationsStack(cdk.Stack):
         self.expiry_failures, self.expiry_mapping = self._stream_consumer(
             "Expiry", EXPIRY, self.expiry_role, "inbox", EXPIRY_FILTER, batch_size=100,
             window_s=5, retries=10, max_age=cdk.Duration.hours(24))
+        # Push: no batching window (a change should reach the sockets within a second); batches of 100 so
+        # a broadcast's copies share their reads; 4 batch processors per shard (records of one inbox stay in
+        # order); few retries and a short record age: a push an hour late is worth nothing (clients resync
+        # with inbox.reset on reconnect and poll meanwhile).
+        self.push_failures, self.push_mapping = self._stream_consumer(
+            "Push", PUSH, self.push_role, "inbox", PUSH_FILTERS, batch_size=100,
+            window_s=0, retries=3, max_age=cdk.Duration.minutes(10), parallelization=4)
 
         # ---- queue consumer: work queue -> writers -----------------------------------------------------
         # Small batches (each message is a chunk of up to 500 recipients), no batching window, partial
@@ -448,8 +507,15 @@ class NotificationsStack(cdk.Stack):
               "Work messages were dead-lettered (see README: redrive with start-message-move-task)")
         expiry_name = self.chalice.get_resource(EXPIRY).ref
         writer_name = self.chalice.get_resource(WRITER).ref
+        push_name = self.chalice.get_resource(PUSH).ref
+        alarm("PushIteratorAge", fn_metric("IteratorAge", push_name, "Maximum"), 60_000,
+              "Realtime push is more than a minute behind the inbox stream", periods=3)
+        alarm("PushFailuresQueued", self.push_failures.metric_approximate_number_of_messages_visible(
+            period=cdk.Duration.minutes(1), statistic="Maximum"), 1,
+              "Realtime pushes were given up on (see the push on-failure queue)")
         for label, name in (("Fanout", fanout_name), ("Api", api_name), ("Expiry", expiry_name),
-                            ("Writer", writer_name)):
+                            ("Writer", writer_name), ("Push", push_name),
+                            *((name, self.chalice.get_resource(name).ref) for name in WS_FUNCTIONS)):
             alarm(f"{label}Errors", fn_metric("Errors", name), 1, f"{label} function errors", periods=2)
             alarm(f"{label}Throttles", fn_metric("Throttles", name), 1, f"{label} function throttled")
         # 5XX answers of the API (the gateway's own and the app's): the app answers bad input with a 4xx, so
@@ -468,13 +534,14 @@ class NotificationsStack(cdk.Stack):
         cdk.CfnOutput(self, "ApiUrl", value=cdk.Fn.sub(
             "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api/",
             {"RestAPI": rest_api.ref}))
+        cdk.CfnOutput(self, "WebsocketUrl", value=self.websocket_url)
         cdk.CfnOutput(self, "FailureQueueUrl", value=self.failures.queue_url)
         cdk.CfnOutput(self, "WorkQueueUrl", value=self.work_queue.queue_url)
         cdk.CfnOutput(self, "WorkDeadLetterQueueUrl", value=self.work_dlq.queue_url)
         cdk.CfnOutput(self, "WorkDeadLetterQueueArn", value=self.work_dlq.queue_arn)
         cdk.CfnOutput(self, "TablePrefix", value=self.prefix)
 
-    def _stream_consumer(self, label: str, function: str, role: iam.Role, table: str, pattern: dict, *,
+    def _stream_consumer(self, label: str, function: str, role: iam.Role, table: str, pattern: dict | list[dict], *,
                          batch_size: int, window_s: int, retries: int, max_age: cdk.Duration,
                          parallelization: int = 1):
         """A stream -> function mapping with partial batch failures, bisect, bounded retries, a
@@ -493,7 +560,7 @@ class NotificationsStack(cdk.Stack):
             max_batching_window=cdk.Duration.seconds(window_s), bisect_batch_on_error=True,
             retry_attempts=retries, max_record_age=max_age, report_batch_item_failures=True,
             parallelization_factor=parallelization, on_failure=sources.SqsDlq(failures),
-            filters=[{"pattern": json.dumps(pattern)}],
+            filters=[{"pattern": json.dumps(p)} for p in (pattern if isinstance(pattern, list) else [pattern])],
         )
         # The role must hold its stream permissions before Lambda validates the mapping.
         mapping.node.add_dependency(role)

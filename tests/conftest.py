@@ -10,6 +10,7 @@ os.environ.update({
 })
 os.environ["FANOUT_PARALLELISM"] = "1"  # moto in-process: transactions are not thread-safe
 os.environ["TABLE_PREFIX"] = "notifications-dev"  # what the dev stage sets during test-client calls
+os.environ["REALTIME_WEBSOCKET_URL"] = "ws://127.0.0.1:9"  # the realtime ticket route hands out this socket URL
 os.environ["TENANT_KEYS"] = json.dumps({"dev": "dev-signing-key-change-me-0123456789abcdef",
                                         "acme": "acme-key-0123456789abcdef0123456789",
                                         "other": "other-key-0123456789abcdef012345678"})

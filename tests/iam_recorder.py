@@ -7,7 +7,8 @@ really makes under test:
 - **Attribution.** A call belongs to a function when one of that function's entry points is on the
   calling thread's stack (the innermost one wins): every Chalice view (`make_view`'s `view`) is the
   API handler, `handle_broadcast_stream` the Fanout, `handle_inbox_stream` the Expiry and
-  `handle_work_queue` the Writer. Frames are matched by file and qualified name, so no production
+  `handle_work_queue` the Writer, `chalicelib.api.realtime.handle_push_stream` the Push function and its
+  `connect`/`disconnect` the WebSocket handlers (Sockets). Frames are matched by file and qualified name, so no production
   code is wrapped or patched and `from ... import` bindings made before the plugin loaded do not
   matter. Work handed to a `ThreadPoolExecutor` (delivery.write_copies) carries the submitting
   thread's function with it (`submit` is wrapped while recording). Calls outside any entry point
@@ -48,9 +49,13 @@ ENTRY_POINTS: dict[tuple[str, str], str] = {
     ("chalicelib/streams.py", "handle_broadcast_stream"): "Fanout",
     ("chalicelib/streams.py", "handle_inbox_stream"): "Expiry",
     ("chalicelib/queues.py", "handle_work_queue"): "Writer",
+    ("chalicelib/api/realtime.py", "handle_push_stream"): "Push",
+    ("chalicelib/api/realtime.py", "connect"): "Sockets",
+    ("chalicelib/api/realtime.py", "disconnect"): "Sockets",
 }
 # The template's function resources (Chalice's names) -> the functions above.
-TEMPLATE_FUNCTIONS = {"APIHandler": "Api", "Fanout": "Fanout", "Expiry": "Expiry", "Writer": "Writer"}
+TEMPLATE_FUNCTIONS = {"APIHandler": "Api", "Fanout": "Fanout", "Expiry": "Expiry", "Writer": "Writer", "Push": "Push",
+                      "WebsocketConnect": "Sockets", "WebsocketMessage": "Sockets", "WebsocketDisconnect": "Sockets"}
 
 # In-process data caches, kept per function while recording (module, attribute). A missing one is
 # reported, not an error (the code moves on; keep this list in step with it).
@@ -347,7 +352,13 @@ def resolve(value: Any, resources: dict[str, Any]) -> str:
                   "AWS::URLSuffix": "amazonaws.com"}
         if arg in pseudo:
             return pseudo[arg]
+        if resources.get(arg, {}).get("Type") == "AWS::ApiGatewayV2::Api":
+            return arg  # an API's id: its logical id stands for it (execute-api ARNs)
         raise TemplateError(f"cannot resolve Ref {arg}")
+    if fn == "Fn::Sub":
+        text, variables = (arg, {}) if isinstance(arg, str) else arg
+        return re.sub(r"\$\{([^}]+)\}", lambda m: resolve(variables[m.group(1)] if m.group(1) in variables
+                                                           else {"Ref": m.group(1)}, resources), text)
     if fn == "Fn::GetAtt":
         logical_id, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
         resource = resources[logical_id]
@@ -505,7 +516,7 @@ def to_arn(resource: str, template: dict[str, Any]) -> str | None:
 
 def short(arn: str) -> str:
     """An ARN as the report prints it: `inbox`, `inbox/index/*`, `broadcasts stream`, `queue work`."""
-    m = re.match(r"arn:aws:dynamodb:[^:]*:[^:]*:table/[^/]*?-?(inbox|counters|directory|broadcasts|idempotency)"
+    m = re.match(r"arn:aws:dynamodb:[^:]*:[^:]*:table/[^/]*?-?(inbox|counters|directory|broadcasts|idempotency|connections)"
                  r"(/index/.*|/stream/.*)?$", arn)
     if m:
         return m.group(1) + ("" if not m.group(2) else " stream" if "/stream/" in m.group(2) else m.group(2))

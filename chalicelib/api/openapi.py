@@ -214,6 +214,10 @@ method a path does not serve is a 405 with `Allow`, an unknown path a 404, in th
 
 **Polling.** The inbox listing and unread count send an `ETag` and `X-Poll-Interval`; `If-None-Match` with that
 ETag answers 304 while the inbox is unchanged.
+
+**Realtime.** `POST /v1/realtime/tickets` trades the token for a single-use ticket (at most 60 s) to a WebSocket
+on which every change of the inbox is pushed (`notification.created` with the native view, `.updated`,
+`.deleted`, `inbox.reset`, each with the unread count); the protocol is the `TicketView` schema's description.
 """
 
 SECURITY_SCHEMES = {"bearer": {

@@ -8,8 +8,12 @@
  *   // or, for tokens that expire: bell.getToken = async ({ forceRefresh }) => (await fetch("/my/token")).text();
  *
  * Attributes: api-base (required), token, user ("me"), page-size (20), lang (dates), theme ("light"|"dark";
- * default: the system's), label. Properties: getToken, texts, changeSource.
- * Events: notification-bell:unread {count}, notification-bell:open, notification-bell:activate {notification}
+ * default: the system's), label, realtime ("off": poll only). Properties: getToken, texts, changeSource,
+ * realtimeState ("connecting" | "open" | "polling" | "off").
+ * Changes arrive over the service's WebSocket push channel (a ticket from POST /v1/realtime/tickets); when the
+ * socket cannot open or drops, the bell polls the unread count with its ETag and reconnects with backoff.
+ * Events: notification-bell:unread {count}, notification-bell:open, notification-bell:activate {notification},
+ * notification-bell:realtime {state}
  * (cancelable: call preventDefault() to route in your single-page app instead of following the url).
  */
 (() => {
@@ -224,9 +228,109 @@
     };
   }
 
+  const RECONNECT_FIRST_SECONDS = 1;
+  const RECONNECT_MAX_SECONDS = 60;
+  const PING_SECONDS = 300; // API Gateway closes a socket idle for 10 minutes
+
+  /**
+   * The default change source: the push channel. Asks the service for a single-use ticket, opens the WebSocket
+   * it names, and applies each message (`notification.created` / `.updated` / `.deleted`, `inbox.reset`): the
+   * count comes with the message, and the list is fetched again only while the panel is open. While the socket
+   * is not open (it cannot, it dropped, the service has no push channel) the polling source runs; a dropped
+   * socket is reopened with a new ticket after 1, 2, 4 ... 60 seconds (with jitter). A service without the
+   * channel (503, or 404 from an older one) is simply polled. `realtime="off"` polls only.
+   */
+  function realtimeSource(bell) {
+    if (bell.getAttribute("realtime") === "off" || typeof WebSocket !== "function") {
+      bell._setRealtimeState("off");
+      return pollingSource(bell);
+    }
+    let stopped = false;
+    let socket = null;
+    let stopPolling = null;
+    let retryTimer = null;
+    let pingTimer = null;
+    let attempts = 0;
+    const poll = () => {
+      if (!stopPolling && !stopped) stopPolling = pollingSource(bell);
+    };
+    const unpoll = () => {
+      stopPolling?.();
+      stopPolling = null;
+    };
+    const retry = () => {
+      if (stopped) return;
+      const wait = Math.min(RECONNECT_MAX_SECONDS, RECONNECT_FIRST_SECONDS * 2 ** attempts);
+      attempts += 1;
+      retryTimer = setTimeout(connect, wait * 1000 * (0.5 + Math.random() / 2));
+    };
+    const connect = async () => {
+      retryTimer = null;
+      if (stopped) return;
+      bell._setRealtimeState("connecting");
+      let url;
+      try {
+        const query = bell.user === "me" ? "" : `?userId=${encodeURIComponent(bell.user)}`;
+        const r = await bell._fetch(`/v1/realtime/tickets${query}`, { method: "POST" });
+        if (stopped) return;
+        if (r.status === 503 || r.status === 404) { // no push channel here: poll
+          bell._setRealtimeState("polling");
+          poll();
+          return;
+        }
+        if (r.status !== 201) throw new Error(`ticket answered ${r.status}`);
+        url = (await r.json()).url;
+      } catch (error) {
+        console.warn("notification-bell: no push channel, polling:", error?.message || error);
+        bell._setRealtimeState("polling");
+        poll();
+        retry();
+        return;
+      }
+      if (stopped) return;
+      const ws = (socket = new WebSocket(url));
+      ws.onopen = () => {
+        if (stopped || ws !== socket) return ws.close();
+        attempts = 0;
+        unpoll();
+        bell._setRealtimeState("open");
+        pingTimer = setInterval(() => ws.readyState === 1 && ws.send('{"action":"ping"}'), PING_SECONDS * 1000);
+        // whatever changed before the socket opened: one conditional read
+        bell.checkForChanges().catch((error) => console.warn("notification-bell:", error?.message || error));
+      };
+      ws.onmessage = (event) => {
+        let message;
+        try {
+          message = JSON.parse(event.data);
+        } catch {
+          return;
+        }
+        bell._applyPush(message);
+      };
+      ws.onclose = () => {
+        clearInterval(pingTimer);
+        if (ws !== socket || stopped) return;
+        socket = null;
+        bell._setRealtimeState("polling");
+        poll();
+        retry();
+      };
+    };
+    connect();
+    return () => {
+      stopped = true;
+      clearTimeout(retryTimer);
+      clearInterval(pingTimer);
+      unpoll();
+      const open = socket;
+      socket = null;
+      open?.close();
+    };
+  }
+
   class NotificationBell extends HTMLElement {
     static get observedAttributes() {
-      return ["api-base", "token", "user", "label"];
+      return ["api-base", "token", "user", "label", "realtime"];
     }
 
     constructor() {
@@ -236,7 +340,8 @@
       for (const name of Object.keys(early)) delete this[name];
       this._getToken = early.getToken || null;
       this.texts = early.texts || {};
-      this.changeSource = early.changeSource || pollingSource;
+      this.changeSource = early.changeSource || realtimeSource;
+      this.realtimeState = "off";
       this.pollInterval = DEFAULT_POLL_SECONDS;
       this._count = 0;
       this._countEtag = null;
@@ -408,6 +513,21 @@
         throw new Error(`notification-bell: unread count answered ${r.status}`);
       }
       return this.pollInterval;
+    }
+
+    /** A message of the push channel: the count it carries; the list is fetched again when it is shown. */
+    _applyPush(message) {
+      if (!message || typeof message.event !== "string" || message.event === "pong") return;
+      if (Number.isInteger(message.unreadCount) && message.unreadCount >= 0) this._setCount(message.unreadCount);
+      this._countEtag = null; // a poll after a drop reads the count again
+      this._stale = true;
+      if (this._open) this._refreshList();
+    }
+
+    _setRealtimeState(state) {
+      if (this.realtimeState === state) return;
+      this.realtimeState = state;
+      this.dispatchEvent(new CustomEvent("notification-bell:realtime", { detail: { state } }));
     }
 
     /** The newest page; older pages already shown are kept (cursors are positions, so they stay valid). */
@@ -705,6 +825,7 @@
 
   NotificationBell.texts = { ...TEXTS };
   NotificationBell.pollingSource = pollingSource;
+  NotificationBell.realtimeSource = realtimeSource;
   NotificationBell.safeFragment = safeFragment;
   if (!customElements.get("notification-bell")) customElements.define("notification-bell", NotificationBell);
   window.NotificationBell = NotificationBell;

@@ -73,3 +73,23 @@ def settle_expired(inbox_pk: str, sk: str, was_unread: bool) -> bool:
             return False
         raise
     return True
+
+
+BATCH_GET_KEYS = 100  # BatchGetItem's limit
+
+
+def unread_counts(pks: list[str]) -> dict[str, int]:
+    """Inbox key -> its unread count, for many inboxes: one consistent BatchGetItem per 100 (the realtime
+    push reads the counts of every connected recipient of a stream batch at once)."""
+    table = Counter.Meta.table_name
+    client = connection().client
+    out: dict[str, int] = {pk: 0 for pk in pks}
+    for start in range(0, len(pks), BATCH_GET_KEYS):
+        keys = [{Counter.pk.attr_name: {"S": pk}} for pk in pks[start:start + BATCH_GET_KEYS]]
+        request = {table: {"Keys": keys, "ConsistentRead": True}}
+        while request:
+            response = with_backoff(lambda: client.batch_get_item(RequestItems=request))
+            for raw in response.get("Responses", {}).get(table, []):
+                out[raw[Counter.pk.attr_name]["S"]] = max(0, int(raw.get(Counter.unread.attr_name, {}).get("N", "0")))
+            request = response.get("UnprocessedKeys") or {}
+    return out

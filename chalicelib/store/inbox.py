@@ -90,8 +90,9 @@ def tenant_shards(tenant: str) -> list[str]:
 
 class InboxItem(BaseModel):
     Meta = lazy_meta("inbox")
-    # TTL deletions arrive here; the expiry handler takes expired items off the counters.
-    Meta.stream_view_type = "OLD_IMAGE"
+    # TTL deletions arrive here (the expiry handler takes expired items off the counters), and every
+    # change feeds the realtime push (chalicelib.domain.realtime), which needs both images.
+    Meta.stream_view_type = "NEW_AND_OLD_IMAGES"
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.store import broadcasts, counters, directory, idempotency, inbox
+from chalicelib.store import broadcasts, connections, counters, directory, idempotency, inbox
 from chalicelib.store.base import BaseModel
 
 
 def all_models() -> list[type[BaseModel]]:
     """One model per table (the one declaring its keys, indexes, stream and TTL)."""
     return [inbox.InboxItem, counters.Counter, directory.DirectoryItem, broadcasts.BroadcastItem,
-            idempotency.IdempotencyRecord]
+            idempotency.IdempotencyRecord, connections.ConnectionItem]
 
 
 def describe_model(model: type[BaseModel]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, Callable
@@ -82,7 +83,7 @@ def invoke_with_retries(handler: Handler, batch: list[dict[str, Any]], *, max_re
 class StreamPoller:
     def __init__(self, table_name: str, handler: Handler, *, endpoint: str | None, region: str,
                  batch_size: int = 100, max_retries: int = 10, idle_sleep: float = 0.1,
-                 parallelization: int = 10,
+                 parallelization: int = 10, lanes: int | None = None,
                  on_failure: Callable[[list[dict[str, Any]]], None] | None = None) -> None:
         self.table_name = table_name
         self.handler = handler
@@ -90,6 +91,9 @@ class StreamPoller:
         self.batch_size = batch_size
         self.max_retries = max_retries
         self.idle_sleep = idle_sleep
+        # None: one lane per partition key. N: keys hashed onto N lanes, so a batch spans many keys as a
+        # Lambda batch does (the realtime push reads 100 inboxes' sockets in one call), each key in order.
+        self.lanes = lanes
         self.on_failure = on_failure or (lambda records: log.error("dropped %d records after retries",
                                                                    len(records)))
         self._ddb = boto3.client("dynamodb", region_name=region, endpoint_url=endpoint)
@@ -199,6 +203,8 @@ class StreamPoller:
         for record in records:
             keys = record.get("dynamodb", {}).get("Keys", {})
             key = repr(keys.get("pk", keys))  # the partition key (the whole key of a table without `pk`)
+            if self.lanes:
+                key = str(zlib.crc32(key.encode()) % self.lanes)
             by_key.setdefault(key, []).append(to_lambda_record(record, self.stream_arn, self.region))
         for key, batch in by_key.items():
             self._slots.acquire()  # at most `parallelization` batches in flight, as on AWS

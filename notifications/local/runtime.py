@@ -202,7 +202,8 @@ def _port_errors(host: str, port: int, port_name: str) -> Iterator[None]:
         if isinstance(exc, socket.gaierror):
             raise StartupError(f"--host {host!r} is not a usable address ({exc.strerror})") from None
         if exc.errno == errno.EADDRINUSE:
-            hint = "set PORT to a free port" if port_name == "PORT" else "pass another --port"
+            hint = {"PORT": "set PORT to a free port", "WS_PORT": "set WS_PORT to a free port"}.get(
+                port_name, "pass another --port")
             raise StartupError(f"{port_name} {port}: {host}:{port} is already in use (another `notifications dev`?); "
                                f"{hint}") from None
         if exc.errno == errno.EACCES:
@@ -253,11 +254,49 @@ def check_settings(port: int | None) -> tuple[int, str]:
     queue_worker_count()  # read once the engine runs: a mistake there would leave the poller talking to it
     reset_settings()
     get_settings()  # every variable the app reads (LOG_LEVEL included)
+    from chalicelib.settings import get_realtime_settings
+    from notifications.local.ws_server import ws_port
+
+    get_realtime_settings()
     if port is not None:
         if not 1 <= port <= 65535:
             raise SettingsError("--port", f"must be between 1 and 65535, not {port}")
+        ws_port(port)
         return port, "--port"
-    return env_int("PORT", 8000, minimum=1, maximum=65535), "PORT"
+    port = env_int("PORT", 8000, minimum=1, maximum=65535)
+    ws_port(port)
+    return port, "PORT"
+
+
+def _probe_ws_port(host: str, api_port: int) -> None:
+    """A WS_PORT asked for and taken fails now, before any engine starts (the default falls back later)."""
+    if not os.environ.get("WS_PORT"):
+        return
+    from notifications.local.ws_server import ws_port
+
+    port = ws_port(api_port)
+    with _port_errors(host, port, "WS_PORT"), socket.socket() as probe:
+        probe.bind((host, port))
+
+
+def start_realtime(host: str, api_port: int):
+    """The WebSocket server (WS_PORT, default the API's port + 1, or a free port when that one is taken) and the
+    inbox stream poller feeding the push handler; the ticket endpoint hands out this server's URL
+    (REALTIME_WEBSOCKET_URL)."""
+    from notifications.local.ws_server import RealtimeServer, start_push_poller, ws_port
+
+    port = ws_port(api_port)
+    try:
+        with _port_errors(host, port, "WS_PORT"):
+            server = RealtimeServer(host, port).start()
+    except StartupError:
+        if os.environ.get("WS_PORT"):
+            raise  # a port asked for: its mistake is reported
+        # the default (the API's port + 1) is taken: any free port will do, the tickets carry the URL
+        with _port_errors(host, 0, "WS_PORT"):
+            server = RealtimeServer(host, 0).start()
+    os.environ["REALTIME_WEBSOCKET_URL"] = server.url
+    return server, start_push_poller()
 
 
 def run(host: str = "127.0.0.1", port: int | None = None, stage: str = "dev") -> int:
@@ -274,6 +313,7 @@ def run(host: str = "127.0.0.1", port: int | None = None, stage: str = "dev") ->
         server = create_api_server(host, port, stage)
     embedded = sqs_server = moto_endpoint = None
     try:
+        _probe_ws_port(host, port)
         choice = os.environ.get("DYNAMODB", "moto").lower()
         if not os.environ.get("DYNAMODB_ENDPOINT") and choice == "local":
             embedded, endpoint = start_dynamodb_local()
@@ -311,6 +351,7 @@ def run(host: str = "127.0.0.1", port: int | None = None, stage: str = "dev") ->
     reset_settings()
     poller = start_poller()
     workers = start_queue_workers()
+    realtime, push_poller = start_realtime(host, port)
     with _port_errors(host, port, port_name):
         server.server.start_listening()
     stopping = threading.Event()
@@ -346,6 +387,7 @@ Read alice's inbox (user token):
 Notifications service ready at {base}
   storage: {engine} (tables created: {len(created)})
   fan-out: stream coordinator + {workers.workers} queue workers (SQS at {os.environ["SQS_ENDPOINT"]})
+  realtime: WebSocket push at {realtime.url} (tickets: POST {base}/v1/realtime/tickets)
   OpenAPI: {base}/openapi.json
   The bell: {base}/inbox (a demo page; CORS allows {origins})
 
@@ -358,6 +400,8 @@ Press Ctrl-C to stop.
     finally:
         poller.stop()
         workers.stop()
+        push_poller.stop()
+        realtime.stop()
         if embedded is not None:
             embedded.stop()
         if sqs_server is not None:

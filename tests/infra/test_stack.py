@@ -79,7 +79,9 @@ def test_prod_tables_are_retained(templates):
 
 def test_functions_get_table_prefix_and_secret_backed_keys(templates):
     functions = _resources(templates["prod"], "AWS::Serverless::Function")
-    assert set(functions) == {"APIHandler", "Fanout", "Expiry", "Writer"}  # tokens are verified in the API handler
+    # tokens are verified in the API handler; the WebSocket handlers and the push function are realtime's
+    assert set(functions) == {"APIHandler", "Fanout", "Expiry", "Writer", "Push", "WebsocketConnect", "WebsocketMessage",
+                              "WebsocketDisconnect"}
     work_queue = _queue_id(templates["prod"], "notifications-prod-work")
     redrive = _resources(templates["prod"], "AWS::SQS::Queue")[work_queue]["Properties"]["RedrivePolicy"]
     for name, fn in functions.items():
@@ -117,10 +119,11 @@ def test_event_source_mapping(templates):
     assert mapping["ParallelizationFactor"] == 10
 
 
-def _mapping(template, table_logical_id: str) -> dict:
-    """The event source mapping reading `table_logical_id`'s stream."""
+def _mapping(template, table_logical_id: str, function: str | None = None) -> dict:
+    """The event source mapping reading `table_logical_id`'s stream (into `function`, where several do)."""
     found = [m["Properties"] for m in _resources(template, "AWS::Lambda::EventSourceMapping").values()
-             if json.dumps(m["Properties"]["EventSourceArn"]).count(table_logical_id)]
+             if json.dumps(m["Properties"]["EventSourceArn"]).count(table_logical_id)
+             and (function is None or f'"{function}"' in json.dumps(m["Properties"]["FunctionName"]))]
     assert len(found) == 1, found
     return found[0]
 
@@ -128,7 +131,7 @@ def _mapping(template, table_logical_id: str) -> dict:
 def test_expiry_mapping_passes_exactly_ttl_deletions(templates):
     from chalicelib.streams import is_ttl_expiry
 
-    mapping = _mapping(templates["prod"], "TableInbox")
+    mapping = _mapping(templates["prod"], "TableInbox", "Expiry")
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["BisectBatchOnFunctionError"] is True
     assert "ExpiryFailures" in json.dumps(mapping["DestinationConfig"])
@@ -212,7 +215,7 @@ def _table_actions(statements) -> dict[str, set[str]]:
         resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
         for res in resources:
             text = json.dumps(res)
-            for kind in ("Inbox", "Counters", "Directory", "Broadcasts", "Idempotency"):
+            for kind in ("Inbox", "Counters", "Directory", "Broadcasts", "Idempotency", "Connections"):
                 if f'"Table{kind}"' in text:
                     key = kind.lower() + ("/index" if "/index/" in text else "")
                     key += ":stream" if "StreamArn" in text else ""
@@ -262,7 +265,8 @@ def test_least_privilege_iam(templates):
     failures = next(q for q in queues if q.startswith("FanoutFailures"))
     assert set(queues) == {work, failures}
     assert "sqs:SendMessage" in queues[failures]  # the stream mapping's on-failure destination
-    everything = [s for name in ("ApiRole", "FanoutRole", "ExpiryRole", "WriterRole") for s in _statements(t, name)]
+    everything = [s for name in ("ApiRole", "FanoutRole", "ExpiryRole", "WriterRole", "PushRole", "SocketsRole")
+                  for s in _statements(t, name)]
     for st in everything:
         actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
         assert not any(a in ("*", "dynamodb:*") for a in actions)
@@ -382,7 +386,9 @@ def test_alarms(templates):
     assert dead["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
     for metric in ("Errors", "Throttles"):  # every function, the writer included
         functions = {json.dumps(a["Dimensions"][0]["Value"]) for a in alarms if a["MetricName"] == metric}
-        assert functions == {json.dumps({"Ref": f}) for f in ("APIHandler", "Fanout", "Expiry", "Writer")}, metric
+        assert functions == {json.dumps({"Ref": f}) for f in ("APIHandler", "Fanout", "Expiry", "Writer", "Push",
+                                                              "WebsocketConnect", "WebsocketMessage",
+                                                              "WebsocketDisconnect")}, metric
 
 
 def test_outputs(templates):

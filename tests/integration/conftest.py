@@ -57,7 +57,7 @@ def start_service(extra_env: dict[str, str] | None = None, timeout: float = STAR
     env.pop("DYNAMODB_ENDPOINT", None)
     env.pop("DYNAMODB", None)
     env.pop("NOTIFICATIONS_FAULTS", None)
-    env.update({"PORT": str(port), "PYTHONUNBUFFERED": "1"})
+    env.update({"PORT": str(port), "WS_PORT": str(free_port()), "PYTHONUNBUFFERED": "1"})
     env.update(extra_env or {})
     log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"notifications-dev-{port}.log"
     log = open(log_path, "w")

@@ -40,6 +40,9 @@ MISTAKES = {
     "WORK_QUEUE_MAX_RECEIVES": ({"WORK_QUEUE_MAX_RECEIVES": "5.5"}, "WORK_QUEUE_MAX_RECEIVES", "whole number"),
     "QUEUE_WORKERS": ({"QUEUE_WORKERS": "x"}, "QUEUE_WORKERS", "whole number"),
     "DYNAMODB_PORT": ({"DYNAMODB": "local", "DYNAMODB_PORT": "x"}, "DYNAMODB_PORT", "whole number"),
+    "WS_PORT": ({"WS_PORT": "x"}, "WS_PORT", "whole number"),
+    "REALTIME_TICKET_TTL_SECONDS": ({"REALTIME_TICKET_TTL_SECONDS": "120"}, "REALTIME_TICKET_TTL_SECONDS",
+                                    "between 1 and 60"),
 }
 
 
@@ -77,13 +80,13 @@ def test_a_mistake_is_one_clear_line(outcomes, name):
     assert_one_clear_line(outcomes[name], variable, problem)
 
 
-@pytest.mark.parametrize("setting", ["PORT", "--port"])
+@pytest.mark.parametrize("setting", ["PORT", "--port", "WS_PORT"])
 def test_a_taken_port_is_one_clear_line(setting):
     needs_local_process()
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = str(taken.getsockname()[1])
-        result = run_dev({"PORT": port}) if setting == "PORT" else run_dev({}, "--port", port)
+        result = run_dev({setting: port}) if setting != "--port" else run_dev({}, "--port", port)
     assert_one_clear_line(result, setting, "already in use")
     assert port in result.stderr

@@ -512,6 +512,9 @@ SPECS: dict[tuple[str, str], Spec] = {
     ("GET", "/v1/users/{userId}/notifications/unread-count"): Spec(
         "native", ALICE, LOWLY, lambda w, who, e: Req("GET", "/v1/users/alice/notifications/unread-count"),
         _user_routes(A(200, check=_alice_unread), O(200, check=_own_unread))),
+    ("POST", "/v1/realtime/tickets"): Spec(
+        "native", ALICE, LOWLY, lambda w, who, e: Req("POST", "/v1/realtime/tickets", query={"userId": "alice"}),
+        _user_routes(A(201), O(201))),
     ("POST", "/v1/users/{userId}/notifications/read"): Spec(
         "native", ALICE, LOWLY,
         lambda w, who, e: Req("POST", "/v1/users/alice/notifications/read", {"ids": [w.n[0]]}),

@@ -1,7 +1,7 @@
 """The native API's route table: each route's handler and what the OpenAPI document says of it."""
 from __future__ import annotations
 
-from chalicelib.api import schemas as s
+from chalicelib.api import realtime, schemas as s
 from chalicelib.api.kit.routing import Link, Param, Reply, Route, Surface
 from chalicelib.api.native import broadcasts, inbox, notifications, sends, users
 from chalicelib.api.native.docs import (CURSOR, IDEMPOTENCY_KEY, IF_NONE_MATCH, LIST_LIMIT, LISTED_ID, MEMBER_ID,
@@ -85,6 +85,7 @@ def routes() -> list[Route]:
           error_statuses=(400, 401)),  # 400: every native operation documents it (test_native_directory)
         *member_routes(directory.ORG),
         *member_routes(directory.COMMUNITY),
+        *realtime.routes(),  # POST /v1/realtime/tickets (chalicelib/api/realtime.py)
     ]
 
 

@@ -1,0 +1,212 @@
+"""Realtime push: inbox stream records in, one message per change on each of the user's open sockets.
+
+Fed by the inbox table's stream (NEW_AND_OLD_IMAGES): on AWS by the `push` function's event source
+mapping, under `notifications dev` by the local stream poller, in tests directly. Per batch:
+
+1. each record becomes a change of one inbox (created, updated, deleted, reset); group pointers and
+   writes that changed nothing are dropped;
+2. the sockets of every user concerned are read at once (one BatchGetItem per 100 users); users with
+   none cost nothing more;
+3. a user with more than `coalesce_threshold` changes in the batch (a mark-all-read, a burst) gets one
+   `inbox.reset` instead; everyone else one message per change, each with the unread count read after
+   the change (one BatchGetItem per 100 users);
+4. the messages are posted with bounded concurrency; a socket that is gone is dropped from the table;
+   any other failure reports that user's records as failed (partial batch response), so the stream
+   retries from there while every other user's pushes stand.
+
+Messages reach only sockets registered under the record's own inbox key (tenant + user): the
+connections table is keyed exactly as the inbox is, so no other user or tenant can be addressed.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from chalicelib import ids, sockets
+from chalicelib.domain.model import Notification
+from chalicelib.settings import get_realtime_settings
+from chalicelib.store import connections, counters
+from chalicelib.store.inbox import GROUP_PREFIX, InboxItem, is_expired, split_inbox_key
+
+log = logging.getLogger(__name__)
+
+CREATED, UPDATED, DELETED, RESET = "notification.created", "notification.updated", "notification.deleted", \
+    "inbox.reset"
+TTL_PRINCIPAL = "dynamodb.amazonaws.com"
+
+
+@dataclass
+class Change:
+    """One change of one inbox, from one stream record."""
+
+    kind: str
+    sequence: str
+    sk: str | None = None
+    read: bool | None = None
+    image: dict[str, Any] | None = None  # created, or an aggregation bump: the item after the change
+
+    @property
+    def item(self) -> InboxItem | None:
+        """The item, deserialized only for users with a socket (most recipients of a broadcast have none)."""
+        return InboxItem.from_raw_data(self.image) if self.image is not None else None
+
+
+@dataclass
+class UserBatch:
+    tenant: str
+    user: str
+    changes: list[Change] = field(default_factory=list)
+
+
+def change_of(record: dict[str, Any]) -> Change | None:
+    """The change a stream record means to the inbox's owner, or None for nothing they can see."""
+    data = record.get("dynamodb") or {}
+    keys = data.get("Keys") or {}
+    sk = (keys.get("sk") or {}).get("S")
+    sequence = data.get("SequenceNumber", "")
+    if not sk or sk.startswith(GROUP_PREFIX):
+        return None  # group pointers are bookkeeping
+    event = record.get("eventName")
+    new, old = data.get("NewImage") or {}, data.get("OldImage") or {}
+    if event == "INSERT" and "act" in new:
+        return Change(CREATED, sequence, sk, read="unr" not in new, image=new)
+    if event == "MODIFY" and "act" in new:
+        if old == new:
+            return None  # a write that changed nothing (moto emits these)
+        if old.get("act") != new.get("act"):  # aggregated: a new sender, back to unread and to the top
+            return Change(UPDATED, sequence, sk, read="unr" not in new, image=new)
+        if ("unr" in old) != ("unr" in new):
+            return Change(UPDATED, sequence, sk, read="unr" not in new)
+        return None
+    if event == "REMOVE" and "act" in old:
+        identity = record.get("userIdentity") or {}
+        if identity.get("type") == "Service" and identity.get("principalId") == TTL_PRINCIPAL:
+            return Change(RESET, sequence)  # expiry: counters are settled by the expiry function
+        return Change(DELETED, sequence, sk)
+    return None
+
+
+def group_by_user(records: list[dict[str, Any]]) -> dict[str, UserBatch]:
+    """Inbox key -> that inbox's changes, in stream order."""
+    out: dict[str, UserBatch] = {}
+    for record in records:
+        change = change_of(record)
+        if change is None:
+            continue
+        pk = record["dynamodb"]["Keys"]["pk"]["S"]
+        tenant, user = split_inbox_key(pk)
+        out.setdefault(pk, UserBatch(tenant, user)).changes.append(change)
+    return out
+
+
+Shape = Callable[[Notification], dict[str, Any]]
+
+
+def messages_for(batch: UserBatch, unread: int, shape: Shape, threshold: int) -> list[dict[str, Any]]:
+    """The messages one user's sockets get for this batch."""
+    if len(batch.changes) > threshold or any(c.kind == RESET for c in batch.changes):
+        return [{"event": RESET, "unreadCount": unread}]
+    from chalicelib.domain.inbox import hydrate
+
+    items = [(c.sk, item) for c in batch.changes if (item := c.item) is not None and not is_expired(item)]
+    views = dict(zip((sk for sk, _ in items),
+                     (shape(n) for n in hydrate(batch.tenant, batch.user, [item for _, item in items]))))
+    out: list[dict[str, Any]] = []
+    for change in batch.changes:
+        nid = ids.notification_id(batch.user, change.sk or "")
+        if change.kind == CREATED:
+            if change.sk in views:
+                out.append({"event": CREATED, "notification": views[change.sk], "unreadCount": unread})
+        elif change.kind == UPDATED:
+            message = {"event": UPDATED, "id": nid, "read": change.read, "unreadCount": unread}
+            if change.sk in views:
+                message["notification"] = views[change.sk]
+            out.append(message)
+        elif change.kind == DELETED:
+            out.append({"event": DELETED, "id": nid, "unreadCount": unread})
+    return out
+
+
+@dataclass
+class PushOutcome:
+    """What one batch did: for the logs, the tests and the benchmarks."""
+
+    users: int = 0
+    connected_users: int = 0
+    posted: int = 0
+    gone: int = 0
+    failed_users: int = 0
+    failures: list[str] = field(default_factory=list)  # sequence numbers to report
+
+    def response(self) -> dict[str, Any]:
+        return {"batchItemFailures": [{"itemIdentifier": s} for s in self.failures]}
+
+
+def push_records(records: list[dict[str, Any]], shape: Shape, encode: Callable[[dict[str, Any]], bytes]) -> PushOutcome:
+    """Push one stream batch (see the module docstring). Raises only if the tables cannot be read,
+    in which case the whole batch is retried."""
+    settings = get_realtime_settings()
+    outcome = PushOutcome()
+    batches = group_by_user(records)
+    outcome.users = len(batches)
+    if not batches:
+        return outcome
+    sockets_of = connections.connections_of([(b.tenant, b.user) for b in batches.values()])
+    connected = {pk: b for pk, b in batches.items() if (b.tenant, b.user) in sockets_of}
+    outcome.connected_users = len(connected)
+    if not connected:
+        return outcome
+    counts = counters.unread_counts(list(connected))
+    posts: list[tuple[str, str, bytes]] = []  # (inbox key, connection id, data)
+    for pk, batch in connected.items():
+        for message in messages_for(batch, counts.get(pk, 0), shape, settings.coalesce_threshold):
+            data = encode(message)
+            posts.extend((pk, cid, data) for cid in sockets_of[(batch.tenant, batch.user)])
+    gone: dict[str, set[str]] = {}
+    failed: set[str] = set()
+    poster = sockets.poster()
+
+    def post(entry: tuple[str, str, bytes]) -> None:
+        pk, cid, data = entry
+        try:
+            poster.post(cid, data)
+        except sockets.ConnectionGone:
+            gone.setdefault(pk, set()).add(cid)
+        except Exception:  # noqa: BLE001 - reported as this user's failure; other users' pushes stand
+            log.exception("push to a connection failed")
+            failed.add(pk)
+
+    workers = min(settings.push_concurrency, len(posts))
+    if workers <= 1:
+        for entry in posts:
+            post(entry)
+    else:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="push") as pool:
+            list(pool.map(post, posts))
+    outcome.posted = len(posts) - sum(len(v) for v in gone.values())
+    for pk, cids in gone.items():
+        batch = connected[pk]
+        outcome.gone += len(cids)
+        connections.drop_connections(batch.tenant, batch.user, cids)
+    outcome.failed_users = len(failed)
+    outcome.failures = [c.sequence for pk in failed for c in connected[pk].changes]
+    return outcome
+
+
+def timed_push(records: list[dict[str, Any]], shape: Shape, encode: Callable[[dict[str, Any]], bytes]) -> dict[str, Any]:
+    """push_records as a stream handler: partial batch failures out; an error reading the tables fails
+    the whole batch (retried by the event source)."""
+    started = time.monotonic()
+    try:
+        outcome = push_records(records, shape, encode)
+    except Exception:  # noqa: BLE001 - the event source retries the batch
+        log.exception("push batch failed")
+        return {"batchItemFailures": [{"itemIdentifier": r.get("dynamodb", {}).get("SequenceNumber")}
+                                      for r in records]}
+    log.debug("push: %d records, %d users (%d connected), %d posted, %d gone, %d failed in %.3f s",
+              len(records), outcome.users, outcome.connected_users, outcome.posted, outcome.gone,
+              outcome.failed_users, time.monotonic() - started)
+    return outcome.response()
