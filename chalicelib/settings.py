@@ -143,6 +143,16 @@ _ORIGIN = re.compile(r"^(https?)://(\*\.)?([a-z0-9-]+(?:\.[a-z0-9-]+)*|\[[0-9a-f
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 
 
+def parse_ws_url(name: str, raw: str | None) -> str | None:
+    """A ws:// or wss:// URL without its trailing slash; empty means none."""
+    if not raw:
+        return None
+    parsed = urlsplit(raw)
+    if parsed.scheme not in ("ws", "wss") or not parsed.hostname:
+        raise SettingsError(name, f"must be a ws:// or wss:// URL, not {raw!r}")
+    return raw.rstrip("/")
+
+
 def parse_cors_origins(raw: str | None) -> tuple[str, ...]:
     """CORS_ALLOWED_ORIGINS: a comma list of origins, lower-cased, default ports dropped (infra/ checks the
     stack's value with it at synth time)."""
@@ -239,8 +249,8 @@ def EnvInt(variable: str, default: int, minimum: int | None = None, maximum: int
                      Field(default=default, validation_alias=variable)]
 
 
-def _url_field(variable: str) -> Any:
-    return Annotated[str | None, BeforeValidator(lambda raw: parse_url(variable, raw)),
+def _url_field(variable: str, parse: Callable[[str, str | None], str | None] = parse_url) -> Any:
+    return Annotated[str | None, BeforeValidator(lambda raw: parse(variable, raw)),
                      Field(default=None, validation_alias=variable)]
 
 
@@ -293,6 +303,19 @@ class Settings(BaseModel):
     # Lambda's log agent turns them into metrics; `off` drops them (`notifications dev`'s default).
     metrics: str = Field("emf", validation_alias="METRICS")
     metrics_namespace: str = Field(DEFAULT_METRICS_NAMESPACE, validation_alias="METRICS_NAMESPACE")
+    # Seconds a WebSocket ticket stays usable (single use either way): short, so a URL that leaks
+    # into a log is worthless by the time anyone reads it.
+    realtime_ticket_ttl_seconds: EnvInt("REALTIME_TICKET_TTL_SECONDS", 30, minimum=1, maximum=60)
+    # The socket URL the ticket endpoint hands out (`wss://<api>.execute-api.<region>.amazonaws.com/<stage>`
+    # on AWS, `ws://127.0.0.1:<PORT+1>` under `notifications dev`); unset: no push channel (503 on tickets).
+    realtime_websocket_url: _url_field("REALTIME_WEBSOCKET_URL", parse_ws_url)
+    # The API Gateway Management API endpoint the push function posts to (https://.../<stage>); unset on
+    # AWS means it is derived from the socket URL.
+    realtime_management_endpoint: _url_field("REALTIME_MANAGEMENT_ENDPOINT")
+    # Posts in flight at once per push invocation (API Gateway's management API limits per account).
+    realtime_push_concurrency: EnvInt("REALTIME_PUSH_CONCURRENCY", 16, minimum=1, maximum=128)
+    # More changes than this for one user in one batch become a single inbox.reset.
+    realtime_coalesce_threshold: EnvInt("REALTIME_COALESCE_THRESHOLD", 10, minimum=1, maximum=1000)
 
     @field_validator("table_prefix", mode="before")
     @classmethod
@@ -371,6 +394,12 @@ class Settings(BaseModel):
     def work_queue_name(self) -> str:
         return f"{self.table_prefix}-work"
 
+    @property
+    def realtime(self) -> RealtimeSettings:
+        return RealtimeSettings(self.realtime_ticket_ttl_seconds, self.realtime_websocket_url,
+                                self.realtime_management_endpoint, self.realtime_push_concurrency,
+                                self.realtime_coalesce_threshold)
+
     def table_name(self, kind: str) -> str:
         """The table the stack created for `kind` (TABLE_<KIND>), else `<TABLE_PREFIX>-<kind>`."""
         return self.table_names.get(kind) or f"{self.table_prefix}-{kind}"
@@ -435,53 +464,19 @@ def reset_settings() -> None:
         _settings = None
 
 
-# ==== realtime (issue 12): WebSocket push settings ================================================
-# One self-contained block so it can be folded into the main settings object; read lazily like the rest.
+# ---- realtime: a view of the settings for the push channel -----------------------------------------
 
 @dataclass(frozen=True)
 class RealtimeSettings:
-    """Where sockets connect and how long a ticket to open one lives."""
+    """Where sockets connect and how long a ticket to open one lives (read from `Settings`)."""
 
-    # Seconds a WebSocket ticket stays usable (single use either way): short, so a URL that leaks
-    # into a log is worthless by the time anyone reads it.
-    ticket_ttl_seconds: int = 30
-    # The socket URL the ticket endpoint hands out (`wss://<api>.execute-api.<region>.amazonaws.com/<stage>`
-    # on AWS, `ws://127.0.0.1:<PORT+1>` under `notifications dev`); unset: no push channel (503 on tickets).
-    websocket_url: str | None = None
-    # The API Gateway Management API endpoint the push function posts to (https://.../<stage>); unset on
-    # AWS means it is derived from websocket_url.
-    management_endpoint: str | None = None
-    # Posts in flight at once per push invocation (API Gateway's management API limits per account).
-    push_concurrency: int = 16
-    # More changes than this for one user in one batch become a single inbox.reset.
-    coalesce_threshold: int = 10
-
-
-def _env(name: str, default: str | None = None) -> str | None:
-    return os.environ.get(name, default)
-
-
-def _url(name: str) -> str | None:
-    return parse_url(name, os.environ.get(name))
-
-
-def _ws_url(name: str) -> str | None:
-    raw = _env(name) or None
-    if raw is None:
-        return None
-    parsed = urlsplit(raw)
-    if parsed.scheme not in ("ws", "wss") or not parsed.hostname:
-        raise SettingsError(name, f"must be a ws:// or wss:// URL, not {raw!r}")
-    return raw.rstrip("/")
+    ticket_ttl_seconds: int
+    websocket_url: str | None
+    management_endpoint: str | None
+    push_concurrency: int
+    coalesce_threshold: int
 
 
 def get_realtime_settings() -> RealtimeSettings:
-    """The realtime settings of the moment (cheap: a handful of environment reads)."""
-    return RealtimeSettings(
-        ticket_ttl_seconds=env_int("REALTIME_TICKET_TTL_SECONDS", 30, minimum=1, maximum=60),
-        websocket_url=_ws_url("REALTIME_WEBSOCKET_URL"),
-        management_endpoint=_url("REALTIME_MANAGEMENT_ENDPOINT"),
-        push_concurrency=env_int("REALTIME_PUSH_CONCURRENCY", 16, minimum=1, maximum=128),
-        coalesce_threshold=env_int("REALTIME_COALESCE_THRESHOLD", 10, minimum=1, maximum=1000),
-    )
-# ==== end realtime ================================================================================
+    """The push channel's part of the process's settings."""
+    return get_settings().realtime

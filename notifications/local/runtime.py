@@ -296,6 +296,7 @@ def start_realtime(host: str, api_port: int):
         with _port_errors(host, 0, "WS_PORT"):
             server = RealtimeServer(host, 0).start()
     os.environ["REALTIME_WEBSOCKET_URL"] = server.url
+    reset_settings()  # the ticket endpoint hands out this server's URL
     return server, start_push_poller()
 
 

@@ -18,7 +18,7 @@ from chalicelib.api import realtime as realtime_api
 from chalicelib.domain import realtime, tickets
 from chalicelib.domain.errors import Unauthorized
 from chalicelib.domain.principal import Caller
-from chalicelib.settings import SettingsError, get_realtime_settings, get_settings
+from chalicelib.settings import SettingsError, get_realtime_settings, get_settings, reset_settings
 from chalicelib.store import connections
 from notifications.local.poller import to_lambda_record
 from tests.conftest import Api, auth
@@ -59,6 +59,7 @@ class RecordingPoster:
 @pytest.fixture
 def poster(aws, monkeypatch):
     monkeypatch.setenv("REALTIME_WEBSOCKET_URL", WS)
+    reset_settings()
     recording = RecordingPoster()
     sockets.install(recording)
     yield recording
@@ -137,6 +138,7 @@ def test_ticket_endpoint_needs_a_token_and_hands_out_a_short_single_use_url(clie
 
 def test_ticket_expires(client, poster, monkeypatch):
     monkeypatch.setenv("REALTIME_TICKET_TTL_SECONDS", "5")
+    reset_settings()
     caller = Caller("dev", "alice")
     issued = tickets.issue_ticket(caller, now=1_000_000)
     assert issued.expires_at == 1_000_005
@@ -150,10 +152,13 @@ def test_ticket_expires(client, poster, monkeypatch):
 def test_ticket_ttl_setting_is_bounded(monkeypatch):
     assert get_realtime_settings().ticket_ttl_seconds == 30
     monkeypatch.setenv("REALTIME_TICKET_TTL_SECONDS", "61")
+    reset_settings()
     with pytest.raises(SettingsError, match="REALTIME_TICKET_TTL_SECONDS"):
         get_realtime_settings()
     monkeypatch.setenv("REALTIME_TICKET_TTL_SECONDS", "60")
+    reset_settings()
     monkeypatch.setenv("REALTIME_WEBSOCKET_URL", "http://example.com")
+    reset_settings()
     with pytest.raises(SettingsError, match="REALTIME_WEBSOCKET_URL"):
         get_realtime_settings()
 
@@ -183,6 +188,7 @@ def test_ticket_binds_tenant_and_user_and_server_asks_on_behalf(client, poster):
 
 def test_no_push_channel_configured_is_a_503(client, aws, monkeypatch):
     monkeypatch.delenv("REALTIME_WEBSOCKET_URL", raising=False)
+    reset_settings()
     r = Api(client, auth("dev", "alice")).post("/v1/realtime/tickets")
     assert r.status_code == 503 and r.data["error"] == "realtime_unavailable"
 
@@ -299,6 +305,7 @@ def test_a_failing_post_reports_only_that_users_records(client, server, poster, 
 
 def test_posts_run_with_bounded_concurrency(client, server, poster, stream, monkeypatch):
     monkeypatch.setenv("REALTIME_PUSH_CONCURRENCY", "4")
+    reset_settings()
     for i in range(12):
         open_socket(client, f"a{i}", "alice")
     poster.delay = 0.02

@@ -7,6 +7,8 @@ import asyncio
 import json
 
 import pytest
+
+from chalicelib.settings import reset_settings
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -28,8 +30,10 @@ def run(coro):
 @pytest.fixture
 def ws_server(aws, monkeypatch):
     monkeypatch.setenv("REALTIME_IDLE_SECONDS", "2")
+    reset_settings()
     server = RealtimeServer("127.0.0.1", 0).start()
     monkeypatch.setenv("REALTIME_WEBSOCKET_URL", server.url)
+    reset_settings()
     yield server
     server.stop()
 
