@@ -9,7 +9,9 @@ mapping, under `notifications dev` by the local stream poller, in tests directly
    none cost nothing more;
 3. a user with more than `coalesce_threshold` changes in the batch (a mark-all-read, a burst) gets one
    `inbox.reset` instead; everyone else one message per change, each with the unread count read after
-   the change (one BatchGetItem per 100 users);
+   the change (one BatchGetItem per 100 users) and, for a created or aggregated item, its native view:
+   the views of the whole batch are hydrated together, a tenant at a time, so the profiles they name are
+   read at once (one BatchGetItem per 100 profiles), not once per connected recipient;
 4. the messages are posted with bounded concurrency; a socket that is gone is dropped from the table;
    any other failure reports that user's records as failed (partial batch response), so the stream
    retries from there while every other user's pushes stand.
@@ -105,15 +107,41 @@ def group_by_user(records: list[dict[str, Any]]) -> dict[str, UserBatch]:
 Shape = Callable[[Notification], dict[str, Any]]
 
 
-def messages_for(batch: UserBatch, unread: int, shape: Shape, threshold: int) -> list[dict[str, Any]]:
-    """The messages one user's sockets get for this batch."""
-    if len(batch.changes) > threshold or any(c.kind == RESET for c in batch.changes):
-        return [{"event": RESET, "unreadCount": unread}]
-    from chalicelib.domain.inbox import hydrate
+def coalesced(batch: UserBatch, threshold: int) -> bool:
+    """Whether this user gets one `inbox.reset` for the batch instead of one message per change."""
+    return len(batch.changes) > threshold or any(c.kind == RESET for c in batch.changes)
 
-    items = [(c.sk, item) for c in batch.changes if (item := c.item) is not None and not is_expired(item)]
-    views = dict(zip((sk for sk, _ in items),
-                     (shape(n) for n in hydrate(batch.tenant, batch.user, [item for _, item in items]))))
+
+def visible_items(batch: UserBatch) -> list[tuple[str, InboxItem]]:
+    """(sk, item) of the changes that carry a view (created, aggregated) and have not expired."""
+    return [(c.sk or "", item) for c in batch.changes if (item := c.item) is not None and not is_expired(item)]
+
+
+def views_of(batches: list[UserBatch], shape: Shape) -> dict[tuple[str, str], dict[str, dict[str, Any]]]:
+    """(tenant, user) -> sk -> native view, for every visible item of these batches: hydrated a tenant at a
+    time, so the bodies and profiles of the whole stream batch are read together, not once per user."""
+    from chalicelib.domain.inbox import hydrate_many
+
+    by_tenant: dict[str, list[tuple[UserBatch, list[tuple[str, InboxItem]]]]] = {}
+    for batch in batches:
+        if items := visible_items(batch):
+            by_tenant.setdefault(batch.tenant, []).append((batch, items))
+    out: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+    for tenant, entries in by_tenant.items():
+        hydrated = hydrate_many(tenant, [(b.user, [item for _, item in items]) for b, items in entries])
+        for (batch, items), notifications in zip(entries, hydrated):
+            out[(batch.tenant, batch.user)] = {sk: shape(n) for (sk, _), n in zip(items, notifications)}
+    return out
+
+
+def messages_for(batch: UserBatch, unread: int, shape: Shape, threshold: int,
+                 views: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """The messages one user's sockets get for this batch; `views` (sk -> native view, from `views_of`)
+    saves hydrating this user's items alone."""
+    if coalesced(batch, threshold):
+        return [{"event": RESET, "unreadCount": unread}]
+    if views is None:
+        views = views_of([batch], shape).get((batch.tenant, batch.user), {})
     out: list[dict[str, Any]] = []
     for change in batch.changes:
         nid = ids.notification_id(batch.user, change.sk or "")
@@ -160,9 +188,11 @@ def push_records(records: list[dict[str, Any]], shape: Shape, encode: Callable[[
     if not connected:
         return outcome
     counts = counters.unread_counts(list(connected))
+    views = views_of([b for b in connected.values() if not coalesced(b, settings.coalesce_threshold)], shape)
     posts: list[tuple[str, str, bytes]] = []  # (inbox key, connection id, data)
     for pk, batch in connected.items():
-        for message in messages_for(batch, counts.get(pk, 0), shape, settings.coalesce_threshold):
+        for message in messages_for(batch, counts.get(pk, 0), shape, settings.coalesce_threshold,
+                                    views.get((batch.tenant, batch.user), {})):
             data = encode(message)
             posts.extend((pk, cid, data) for cid in sockets_of[(batch.tenant, batch.user)])
     gone: dict[str, set[str]] = {}

@@ -322,6 +322,52 @@ def test_users_without_sockets_cost_one_batch_read(client, server, poster, strea
     assert outcome.users == 30 and outcome.connected_users == 0 and outcome.posted == 0
 
 
+def test_a_batch_reads_the_profiles_of_all_its_users_at_once_and_pushes_the_same_views(
+        client, server, poster, stream, monkeypatch):
+    """The views of a whole stream batch are hydrated together: one profile read per tenant (per 100
+    profiles), not one per connected recipient; each view is exactly what GET returns, each only to its
+    own user and tenant."""
+    import botocore.client
+
+    users = [f"p{i:02d}" for i in range(12)]
+    server.put("/v1/users/al", {"name": "Alice Liddell", "profilePictureURL": "https://img.example/al.png"})
+    server.put("/v1/users/p03", {"name": "Pat Three"})
+    acme = Api(client, auth("acme"))
+    acme.put("/v1/users/al", {"name": "Acme Al"})
+    for u in users:
+        open_socket(client, f"dev-{u}", None, on_behalf=u)
+    open_socket(client, "acme-p03", None, tenant="acme", on_behalf="p03")
+    r = server.post("/v1/notifications", {"recipients": users, "type": "T", "actor": "al",
+                                          "template": "{{actor}} pinged {{recipient}}"})
+    assert r.status_code == 201, r.body
+    assert acme.post("/v1/notifications", {"recipients": ["p03"], "type": "T", "actor": "al",
+                                           "template": "{{actor}} pinged {{recipient}}"}).status_code == 201
+    records = stream.records()
+    directory_reads: list[int] = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def counting(self, operation, params):
+        if operation == "BatchGetItem" and any(t.endswith("directory") for t in params.get("RequestItems", {})):
+            directory_reads.append(1)
+        return original(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counting)
+    assert realtime_api.handle_push_stream({"Records": records}) == {"batchItemFailures": []}
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", original)
+    assert len(directory_reads) == 2  # one per tenant in the batch, whatever the number of recipients
+    for u in users:
+        message, = poster.sent[f"dev-{u}"]
+        view = message["notification"]
+        assert view == Api(client, auth("dev", u)).get(f"/v1/notifications/{view['id']}").data
+        assert view["recipient"] == u and view["iconUrl"] == "https://img.example/al.png"
+        assert view["header"][0]["user"]["name"] == "Alice Liddell"
+    assert poster.sent["dev-p03"][0]["notification"]["header"][2]["user"]["name"] == "Pat Three"
+    acme_view = poster.sent["acme-p03"][0]["notification"]
+    assert acme_view["header"][0]["user"]["name"] == "Acme Al"
+    assert acme_view["header"][2]["user"]["name"] is None  # dev's profile of p03 is not acme's
+    assert acme_view == Api(client, auth("acme", "p03")).get(f"/v1/notifications/{acme_view['id']}").data
+
+
 def test_ttl_expiry_is_a_reset_and_group_pointers_are_nothing():
     base = {"eventSource": "aws:dynamodb", "dynamodb": {"Keys": {"pk": {"S": "dev#alice"}, "sk": {"S": "01ABC"}},
                                                         "OldImage": {"act": {"S": "01ABC"}}, "SequenceNumber": "1"}}
