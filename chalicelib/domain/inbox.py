@@ -11,7 +11,7 @@ from chalicelib.cursors import InvalidCursor
 from chalicelib.domain import directory
 from chalicelib.domain.errors import InvalidInput, NotFound
 from chalicelib.domain.markdown import render_html
-from chalicelib.domain.model import Content, Notification, Page, Priority
+from chalicelib.domain.model import Content, Notification, Page, Priority, Profile
 from chalicelib.domain.principal import Caller
 from chalicelib.domain.templates import render_header
 from chalicelib.store import broadcasts as broadcast_store
@@ -143,8 +143,9 @@ def hydrate_many(tenant: str, inboxes: list[tuple[str, list[InboxItem]]]) -> lis
     return [_notifications(user, items, own, profiles, views) for (user, items), own in zip(inboxes, contents)]
 
 
-def _notifications(user: str, items: list[InboxItem], contents: list[Content], profiles: dict[str, Any],
-                   views: dict[str, Any]) -> list[Notification]:
+def _notifications(user: str, items: list[InboxItem], contents: list[Content], profiles: dict[str, Profile],
+                   views: dict[str, dict[str, Any]]) -> list[Notification]:
+    """One inbox's items as Notifications, from their contents and the profiles already read."""
     out = []
     for item, content in zip(items, contents):
         senders = list(item.senders or ([content.actor] if content.actor else []))
