@@ -110,6 +110,18 @@ def get_or_none(model: type[M], hash_key: Any, range_key: Any = None, **kwargs: 
         return None
 
 
+def save_if_absent(item: Model) -> bool:
+    """Put `item` unless an item with its key exists (a conditional PutItem); False when one did."""
+    hash_key = type(item)._hash_key_attribute()
+    try:
+        item.save(condition=hash_key.does_not_exist())
+    except Exception as exc:  # noqa: BLE001 - re-raised unless the condition is what failed
+        if not condition_failed(exc):
+            raise
+        return False
+    return True
+
+
 # ---- reading a failed write: one way everywhere ---------------------------------------------------
 
 def error_code(exc: BaseException) -> str | None:

@@ -32,12 +32,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 from pynamodb.attributes import DiscriminatorAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
-from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.store.attributes import ITEM_BUDGET, CompactJSONAttribute, stored_size
 from chalicelib.store.base import (BaseModel, condition_failed, connection, failed_conditions, get_or_none, lazy_meta,
-                                   with_backoff)
+                                   save_if_absent, with_backoff)
 
 KIND_BROADCAST = "broadcast"
 KIND_READALL = "readall"
@@ -184,13 +184,7 @@ def _get(pk: str, sk: str) -> BroadcastItem | None:
 
 def _put_once(item: BroadcastItem) -> bool:
     """Put unless the key exists; False when it did."""
-    try:
-        item.save(condition=BroadcastItem.sk.does_not_exist())
-    except PutError as exc:
-        if condition_failed(exc):
-            return False
-        raise
-    return True
+    return save_if_absent(item)
 
 
 # ---- bodies and jobs (senders) ------------------------------------------------------------------

@@ -29,7 +29,7 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from chalicelib import cursors
-from chalicelib.store.base import BaseModel, condition_failed, get_or_none, lazy_meta
+from chalicelib.store.base import BaseModel, get_or_none, lazy_meta, save_if_absent
 
 MEMBER_PREFIX = "m#"
 # Above every member key (`m#...`) and below anything that follows it.
@@ -241,13 +241,7 @@ def members_between(pk: str, after: str | None, upto: str | None) -> list[Member
 def put_type_once(tenant: str, type_name: str) -> bool:
     """Register a type unless it is (case-insensitively); False when it was."""
     item = TypeItem(types_pk(tenant), type_name.casefold(), name=type_name, registered_at=int(time.time() * 1000))
-    try:
-        item.save(condition=TypeItem.pk.does_not_exist())
-    except Exception as exc:  # noqa: BLE001 - re-raised unless the type was there
-        if not condition_failed(exc):
-            raise
-        return False
-    return True
+    return save_if_absent(item)
 
 
 def list_types(tenant: str) -> list[TypeItem]:

@@ -12,10 +12,10 @@ from datetime import datetime
 from typing import Any
 
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
-from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.exceptions import UpdateError
 
 from chalicelib.store.attributes import CompactJSONAttribute
-from chalicelib.store.base import BaseModel, condition_failed, get_or_none, lazy_meta
+from chalicelib.store.base import BaseModel, get_or_none, lazy_meta, save_if_absent
 
 IN_PROGRESS, DONE = "in_progress", "done"
 
@@ -45,13 +45,7 @@ def claim(pk: str, *, fingerprint: str, ulid: str, now_ms: int, expires: datetim
     """Create the record in progress; None when one exists already."""
     record = IdempotencyRecord(pk, fingerprint=fingerprint, status=IN_PROGRESS, ulid=ulid, started=now_ms,
                                expires=expires)
-    try:
-        record.save(condition=IdempotencyRecord.pk.does_not_exist())
-    except PutError as exc:
-        if condition_failed(exc):
-            return None
-        raise
-    return record
+    return record if save_if_absent(record) else None
 
 
 def take_over(record: IdempotencyRecord, now_ms: int) -> bool:
