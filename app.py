@@ -47,6 +47,7 @@ def expiry(event, context):
 
 
 @app.lambda_function(name="push")
+@with_context
 def push(event, context):
     """Wired to the inbox table's stream by infra/ (filtered, partial batch failures): realtime push."""
     return realtime.handle_push_stream(event)

@@ -84,7 +84,7 @@ _lock = threading.Lock()
 
 
 def service_logger() -> Logger:
-    """The process's Powertools Logger (service `inbox-notifications`), created on first use."""
+    """The process's Powertools Logger (service SERVICE_NAME), created on first use."""
     global _logger
     if _logger is None:
         with _lock:
@@ -110,7 +110,8 @@ def log_request(*, method: str, route: str, status: int, latency_ms: float, requ
 def log_batch(source: str, *, records: int, failed: int, outcome: str, latency_ms: float,
               broadcast_ids: Iterable[str] = (), request_id: str | None = None) -> None:
     """One line per stream or queue batch: how many records, how many failed, and the broadcasts it
-    advanced (ids only). `source` is `broadcasts-stream`, `inbox-stream` or `work-queue`."""
+    advanced (ids only). `source` is `broadcasts-stream`, `inbox-stream`, `push` (the inbox stream's push
+    function) or `work-queue`."""
     ids = sorted(set(broadcast_ids))
     level = logging.WARNING if failed else logging.INFO
     extra: dict[str, Any] = {"kind": "batch", "source": source, "records": records, "failed": failed,

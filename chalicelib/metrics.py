@@ -2,8 +2,8 @@
 
 The domain counts an event where it happens (`count("sends", tenant=...)`); the handler that ran
 the invocation (an API view, a stream or queue batch) calls `flush()` once at its end, which prints
-one EMF JSON line per tenant (where the log lines go: stdout) (metrics with the dimensions [service, tenant] and [service]: per
-tenant and in total). On Lambda the log agent turns those lines into metrics in the namespace
+one EMF JSON line per tenant where the log lines go (stdout), with the dimension sets [service, tenant]
+and [service]: per tenant and in total. On Lambda the log agent turns those lines into metrics in the namespace
 METRICS_NAMESPACE (default InboxNotifications); METRICS=off drops them (`notifications dev`).
 
 Counts are kept per process and summed under a lock, so the fan-out's writer threads may count

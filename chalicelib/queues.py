@@ -13,6 +13,7 @@ from chalicelib import ids, metrics
 from chalicelib.domain import chunks
 from chalicelib.logs import log_batch
 from chalicelib.settings import get_settings
+from chalicelib.store.broadcasts import owner_of_pk
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ def handle_work_queue(event: dict[str, Any]) -> dict[str, Any]:
 def _broadcast_id(message: Any) -> list[str]:
     """The id of the broadcast (or mark-all-read job) a work message belongs to, as the API shows it."""
     try:
-        owner = message["pk"].partition("#")[2]  # `<tenant>#<owner>`, as the broadcasts table keys it
+        owner = owner_of_pk(message["pk"])
         return [ids.broadcast_id(owner, message["sk"])] if owner else []
     except (AttributeError, KeyError, TypeError):
         return []

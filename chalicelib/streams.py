@@ -12,7 +12,7 @@ from chalicelib import ids, metrics
 from chalicelib.logs import log_batch
 from chalicelib.domain.expiry import settle_expired
 from chalicelib.domain.fanout import process_image
-from chalicelib.store.broadcasts import job_from_image
+from chalicelib.store.broadcasts import job_from_image, owner_of_pk
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def _broadcast_ids(records: list[dict[str, Any]]) -> list[str]:
     for record in records:
         if _relevant(record):
             image = record["dynamodb"]["NewImage"]
-            owner = image.get("pk", {}).get("S", "").partition("#")[2]  # `<tenant>#<owner kind>#<owner id>`
+            owner = owner_of_pk(image.get("pk", {}).get("S", ""))
             if owner and image.get("sk", {}).get("S"):
                 out.append(ids.broadcast_id(owner, image["sk"]["S"]))
     return out

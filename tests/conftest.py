@@ -1,6 +1,7 @@
 """Shared fixtures: moto in-process for unit tests, tokens, a Chalice test client."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
@@ -116,6 +117,16 @@ def token(tenant: str = "dev", user: str | None = None, roles=(), **kw) -> str:
     from chalicelib.auth.tokens import issue
 
     return issue(tenant, user=user, roles=list(roles), **kw)
+
+
+@dataclasses.dataclass
+class LambdaContext:
+    """The Lambda context fields app.py's functions read (Powertools' inject_lambda_context)."""
+
+    function_name: str = "notifications-dev-writer"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:writer"
+    aws_request_id: str = "req-0123"
 
 
 def auth(tenant: str = "dev", user: str | None = None, roles=(), **kw) -> dict[str, str]:

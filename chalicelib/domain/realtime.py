@@ -29,6 +29,7 @@ from typing import Any, Callable
 
 from chalicelib import ids, sockets
 from chalicelib.domain.model import Notification
+from chalicelib.logs import log_batch
 from chalicelib.settings import get_realtime_settings
 from chalicelib.store import connections, counters
 from chalicelib.store.inbox import GROUP_PREFIX, InboxItem, is_expired, split_inbox_key
@@ -228,15 +229,20 @@ def push_records(records: list[dict[str, Any]], shape: Shape, encode: Callable[[
 
 def timed_push(records: list[dict[str, Any]], shape: Shape, encode: Callable[[dict[str, Any]], bytes]) -> dict[str, Any]:
     """push_records as a stream handler: partial batch failures out; an error reading the tables fails
-    the whole batch (retried by the event source)."""
-    started = time.monotonic()
+    the whole batch (retried by the event source). Ends with one log line for the batch, as every
+    stream and queue handler does."""
+    started = time.perf_counter()
     try:
         outcome = push_records(records, shape, encode)
     except Exception:  # noqa: BLE001 - the event source retries the batch
         log.exception("push batch failed")
-        return {"batchItemFailures": [{"itemIdentifier": r.get("dynamodb", {}).get("SequenceNumber")}
-                                      for r in records]}
-    log.debug("push: %d records, %d users (%d connected), %d posted, %d gone, %d failed in %.3f s",
-              len(records), outcome.users, outcome.connected_users, outcome.posted, outcome.gone,
-              outcome.failed_users, time.monotonic() - started)
-    return outcome.response()
+        response = {"batchItemFailures": [{"itemIdentifier": r.get("dynamodb", {}).get("SequenceNumber")}
+                                          for r in records]}
+    else:
+        log.debug("push: %d users (%d connected), %d posted, %d gone, %d failed", outcome.users,
+                  outcome.connected_users, outcome.posted, outcome.gone, outcome.failed_users)
+        response = outcome.response()
+    failed = len(response["batchItemFailures"])
+    log_batch("push", records=len(records), failed=failed, outcome="retry" if failed else "ok",
+              latency_ms=(time.perf_counter() - started) * 1000)
+    return response

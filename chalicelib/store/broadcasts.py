@@ -146,6 +146,11 @@ def job_pk(tenant: str, owner: str) -> str:
     return f"{tenant}#{owner}"
 
 
+def owner_of_pk(pk: str) -> str:
+    """The owner part of a job's partition key (`job_pk`'s inverse); empty for a key without one."""
+    return pk.partition("#")[2]
+
+
 def message_pk(tenant: str) -> str:
     return f"{tenant}#msg"
 

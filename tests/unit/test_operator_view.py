@@ -11,7 +11,7 @@ import pytest
 
 from chalicelib import metrics
 from chalicelib.settings import reset_settings
-from tests.conftest import Api, auth, token
+from tests.conftest import Api, LambdaContext, auth, token
 from tests.streams_helper import StreamDriver
 
 
@@ -196,20 +196,14 @@ def test_a_dead_lettered_chunk_counts_a_failure_and_logs_the_retry(client, servi
 
 def test_the_stream_functions_log_with_the_lambda_context(service_output):
     """app.py's stream and queue functions carry the invocation's request id in their lines."""
-    from dataclasses import dataclass
-
     import app as app_module
 
-    @dataclass
-    class Context:
-        function_name: str = "notifications-dev-writer"
-        memory_limit_in_mb: int = 512
-        invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:writer"
-        aws_request_id: str = "req-0123"
-
-    assert app_module.writer({"Records": []}, Context()) == {"batchItemFailures": []}
+    assert app_module.writer({"Records": []}, LambdaContext()) == {"batchItemFailures": []}
     [line] = batch_lines(drain(service_output), "work-queue")
     assert line["function_request_id"] == "req-0123" and line["records"] == 0 and line["outcome"] == "empty"
+    assert app_module.push({"Records": []}, LambdaContext()) == {"batchItemFailures": []}
+    [line] = batch_lines(drain(service_output), "push")
+    assert line["function_request_id"] == "req-0123" and line["records"] == 0 and line["outcome"] == "ok"
 
 
 def test_unknown_metric_names_are_refused():

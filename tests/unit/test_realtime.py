@@ -21,7 +21,7 @@ from chalicelib.domain.principal import Caller
 from chalicelib.settings import SettingsError, get_realtime_settings, get_settings, reset_settings
 from chalicelib.store import connections
 from notifications.local.poller import to_lambda_record
-from tests.conftest import Api, auth
+from tests.conftest import Api, LambdaContext, auth
 
 WS = "ws://127.0.0.1:9999"
 
@@ -416,7 +416,7 @@ def test_app_websocket_handlers_and_push_function(client, server, poster, stream
     assert sent == [("L1", {"event": "pong"})]
     send(server, "alice")
     records = stream.records()
-    assert app_module.push({"Records": records}, None) == {"batchItemFailures": []}
+    assert app_module.push({"Records": records}, LambdaContext()) == {"batchItemFailures": []}
     assert poster.events("L1") == ["notification.created"]
     app_module.ws_disconnect(_ws_event("L1"), None)
     assert connections.connections_of([("dev", "alice")]) == {}
