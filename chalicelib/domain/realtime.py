@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from chalicelib import ids, sockets
+from chalicelib.domain.inbox import hydrate_many
 from chalicelib.domain.model import Notification
 from chalicelib.logs import log_batch
 from chalicelib.settings import get_realtime_settings
@@ -121,8 +122,6 @@ def visible_items(batch: UserBatch) -> list[tuple[str, InboxItem]]:
 def views_of(batches: list[UserBatch], shape: Shape) -> dict[tuple[str, str], dict[str, dict[str, Any]]]:
     """(tenant, user) -> sk -> native view, for every visible item of these batches: hydrated a tenant at a
     time, so the bodies and profiles of the whole stream batch are read together, not once per user."""
-    from chalicelib.domain.inbox import hydrate_many
-
     by_tenant: dict[str, list[tuple[UserBatch, list[tuple[str, InboxItem]]]]] = {}
     for batch in batches:
         if items := visible_items(batch):
@@ -135,14 +134,11 @@ def views_of(batches: list[UserBatch], shape: Shape) -> dict[tuple[str, str], di
     return out
 
 
-def messages_for(batch: UserBatch, unread: int, shape: Shape, threshold: int,
-                 views: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-    """The messages one user's sockets get for this batch; `views` (sk -> native view, from `views_of`)
-    saves hydrating this user's items alone."""
+def messages_for(batch: UserBatch, unread: int, threshold: int,
+                 views: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The messages one user's sockets get for this batch; `views` is sk -> native view (`views_of`)."""
     if coalesced(batch, threshold):
         return [{"event": RESET, "unreadCount": unread}]
-    if views is None:
-        views = views_of([batch], shape).get((batch.tenant, batch.user), {})
     out: list[dict[str, Any]] = []
     for change in batch.changes:
         nid = ids.notification_id(batch.user, change.sk or "")
@@ -192,7 +188,7 @@ def push_records(records: list[dict[str, Any]], shape: Shape, encode: Callable[[
     views = views_of([b for b in connected.values() if not coalesced(b, settings.coalesce_threshold)], shape)
     posts: list[tuple[str, str, bytes]] = []  # (inbox key, connection id, data)
     for pk, batch in connected.items():
-        for message in messages_for(batch, counts.get(pk, 0), shape, settings.coalesce_threshold,
+        for message in messages_for(batch, counts.get(pk, 0), settings.coalesce_threshold,
                                     views.get((batch.tenant, batch.user), {})):
             data = encode(message)
             posts.extend((pk, cid, data) for cid in sockets_of[(batch.tenant, batch.user)])
